@@ -1,0 +1,1 @@
+"""taskseed compiler: task specs in YAML -> execution plans. See README.md here."""

@@ -1,0 +1,445 @@
+"""Every diagnostic code the compiler can emit, with its documentation.
+
+Codes are stable: once published, a code keeps its meaning. `taskseed explain CODE`
+prints the entry, `docs/diagnostics.md` is generated from this table (`make docs`),
+and a test fails when a code used in the source has no entry here, or the reverse.
+
+Numbering: 1xx loading files, 2xx the shape of a spec, 3xx resolving extends and
+subtasks, 4xx seed data and answer rules, 5xx templates and expressions, 9xx the
+compiler itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class CodeInfo:
+    code: str
+    name: str
+    severity: Severity
+    summary: str
+    explanation: str
+
+
+def _entries() -> list[CodeInfo]:
+    E, W = Severity.ERROR, Severity.WARNING
+    return [
+        CodeInfo(
+            "TS100",
+            "yaml-syntax",
+            E,
+            "The file is not valid YAML.",
+            """
+The YAML parser stopped at the marked position. Common causes are a tab used for
+indentation, a `:` inside an unquoted value, or an unclosed quote or bracket.
+
+    question: What is 2: the answer?   # quote it: "What is 2: the answer?"
+""",
+        ),
+        CodeInfo(
+            "TS101",
+            "file-unreadable",
+            E,
+            "A file could not be read.",
+            """
+A path given on the command line, or referenced by a spec, does not exist, is not a
+regular file, or is not UTF-8 text. Paths in a spec are relative to the spec's folder.
+""",
+        ),
+        CodeInfo(
+            "TS102",
+            "not-a-mapping",
+            E,
+            "A spec file must hold one YAML mapping.",
+            """
+A task spec is a mapping of keys (`task:`, `seeds:`, ...). An empty file, a list at
+the top level, or several documents separated by `---` are not specs.
+""",
+        ),
+        CodeInfo(
+            "TS103",
+            "duplicate-key",
+            E,
+            "The same key appears twice in one mapping.",
+            """
+YAML leaves the meaning of a repeated key undefined and many tools silently keep the
+last one. taskseed refuses it: delete one of the two.
+""",
+        ),
+        CodeInfo(
+            "TS104",
+            "no-specs",
+            E,
+            "No task spec was found under the given paths.",
+            """
+A directory is searched recursively for `*.yaml` and `*.yml` files, skipping
+`_templates/` and `fixtures/` folders. Files whose names start with `_` are shared
+defaults, not tasks: they are validated but produce no plan unit on their own.
+""",
+        ),
+        CodeInfo(
+            "TS105",
+            "non-string-key",
+            E,
+            "Mapping keys must be strings.",
+            """
+Keys such as `1:` or `null:` are read by YAML as numbers or null. Quote them, or use a
+list instead of a mapping.
+""",
+        ),
+        CodeInfo(
+            "TS200",
+            "unknown-field",
+            E,
+            "A key is not a field of this section.",
+            """
+Every section of a spec has a fixed set of fields (see `docs/taskspec.md` and
+`schemas/taskspec.schema.json`). A misspelt key is an error, never ignored, and the
+diagnostic suggests the closest field name.
+
+    generate:
+      similar_question:
+        sampling:
+          tempature: 0.2    # did you mean `temperature`?
+""",
+        ),
+        CodeInfo(
+            "TS201",
+            "wrong-type",
+            E,
+            "A value has the wrong type.",
+            """
+The field expects another type: for example a number where a string was written, a
+list where a single value was written, or a mapping where a scalar was written. YAML
+reads `yes`, `no`, `on` and `off` as strings in YAML 1.2; quote values that must be
+strings and look like numbers (`"1.0"`).
+""",
+        ),
+        CodeInfo(
+            "TS202",
+            "missing-field",
+            E,
+            "A required field is missing.",
+            """
+After `extends` and subtask overrides are merged, every task must say at least:
+`task`, `title`, `domain`, `source`, `seeds`, `mapping` and `answer_format`.
+The diagnostic points at the mapping that lacks the field.
+""",
+        ),
+        CodeInfo(
+            "TS203",
+            "out-of-range",
+            E,
+            "A value is outside its allowed range.",
+            """
+Numbers have bounds: `verify.threshold` lies in (0, 1], `verify.k` is at least 1,
+`sampling.temperature` lies in [0, 2], `dedup.num_perm` is at least 16, and so on.
+Names must match their pattern: task and subtask names use lowercase letters, digits,
+`_` and `-`.
+""",
+        ),
+        CodeInfo(
+            "TS204",
+            "unknown-choice",
+            E,
+            "A value is not one of the allowed choices.",
+            """
+Fields such as `domain`, `answer_format.type`, `dedup.scope` or `generate.*.from`
+accept a fixed set of words. The diagnostic lists them and suggests the closest one.
+""",
+        ),
+        CodeInfo(
+            "TS205",
+            "unsupported-version",
+            E,
+            "The spec declares a version this compiler does not read.",
+            """
+`version: 1` is the only task spec version so far. A newer spec needs a newer
+taskseed.
+""",
+        ),
+        CodeInfo(
+            "TS206",
+            "conflicting-fields",
+            E,
+            "Fields that exclude each other were both given, or none was.",
+            """
+Some sections take exactly one of several fields:
+- `seeds`: `dataset` (Hugging Face) or `files` (local JSONL, Parquet or CSV);
+- `generate.<kind>`: `template` (a shared template's name) or `prompt` (inline);
+- `mapping.answer`: `index`, `label` or `text`.
+""",
+        ),
+        CodeInfo(
+            "TS207",
+            "invalid-regex",
+            E,
+            "A regular expression does not compile.",
+            """
+Patterns in `filters.require` and `filters.forbid` use Python's `re` syntax. In YAML,
+write them in single quotes so that backslashes stay as they are: `'\\d+'`.
+""",
+        ),
+        CodeInfo(
+            "TS300",
+            "extends-not-found",
+            E,
+            "The file named by `extends` does not exist.",
+            """
+`extends` paths are relative to the folder of the file that names them.
+""",
+        ),
+        CodeInfo(
+            "TS301",
+            "extends-cycle",
+            E,
+            "`extends` files form a cycle.",
+            """
+A file extends itself through a chain of other files. The diagnostic prints the whole
+chain; break it by removing one `extends`. The rest of the spec is still checked, as if
+the edge that closes the cycle were absent.
+""",
+        ),
+        CodeInfo(
+            "TS302",
+            "duplicate-task",
+            E,
+            "Two spec files declare the same task name.",
+            """
+Task names are unique across the catalog that is compiled together, since plan unit IDs
+(`task/subtask`) derive from them.
+""",
+        ),
+        CodeInfo(
+            "TS303",
+            "duplicate-subtask",
+            E,
+            "Two subtasks of one task have the same name.",
+            """
+Subtask names must be unique within their task. With a matrix, the `name` template must
+use every axis that varies (`"${subject}_${language}"`), or names collide.
+""",
+        ),
+        CodeInfo(
+            "TS304",
+            "matrix-variable",
+            E,
+            "A `${...}` placeholder names no matrix axis.",
+            """
+Inside `subtasks.name` and `subtasks.with`, `${axis}` is replaced by each value of the
+matrix axis of that name. The diagnostic suggests the closest axis.
+""",
+        ),
+        CodeInfo(
+            "TS305",
+            "matrix-invalid",
+            E,
+            "A subtask matrix is malformed.",
+            """
+Each axis must be a non-empty list of distinct scalars, and each `exclude` entry must
+name existing axes and values. A matrix that excludes every combination is an error.
+""",
+        ),
+        CodeInfo(
+            "TS400",
+            "held-out-split",
+            E,
+            "The seed split is not a training split.",
+            """
+Seeds come from training splits only, so that generated data never re-creates a
+benchmark. A split whose name is not a training name (`train`, `training`,
+`auxiliary_train`, `train_*`, `*_train`) is refused, unless the spec declares it a
+training split with a reason:
+
+    seeds:
+      split: dev
+      training_split_reason: "the dataset ships dev as its only non-test split"
+""",
+        ),
+        CodeInfo(
+            "TS401",
+            "split-is-evaluated",
+            E,
+            "The seed split is also an evaluation split.",
+            """
+A split listed in `seeds.eval_splits` is where the task is evaluated. It can never be
+a seed split, whatever reason is given: a dataset that exists only as a benchmark is
+not a seed.
+""",
+        ),
+        CodeInfo(
+            "TS402",
+            "fixture-invalid",
+            E,
+            "The fixture file is missing or is not JSON Lines of objects.",
+            """
+`seeds.fixture` names a small JSON Lines file, relative to the spec, holding three to
+five rows in the seed dataset's own row format (same field names and nesting). The
+offline runs and the tests read it.
+""",
+        ),
+        CodeInfo(
+            "TS403",
+            "unknown-source-field",
+            E,
+            "A mapping expression uses a field the seed rows do not have.",
+            """
+Mapping expressions read the seed dataset's native rows. The names they use are checked
+against the fields of the fixture rows, which mirror the dataset's row format.
+""",
+        ),
+        CodeInfo(
+            "TS404",
+            "answer-format-mismatch",
+            E,
+            "The mapping does not fit the answer format.",
+            """
+A `multiple_choice` task needs `mapping.choices`; an answer given by `index` or `label`
+needs choices to index into; `numeric`, `short_answer`, `code` and `free_form` answers
+are given as `text`.
+""",
+        ),
+        CodeInfo(
+            "TS405",
+            "no-fixture",
+            W,
+            "The task has no offline fixture.",
+            """
+Without `seeds.fixture`, the task cannot be run offline or checked by the catalog tests.
+""",
+        ),
+        CodeInfo(
+            "TS406",
+            "fixture-row-unmappable",
+            E,
+            "A fixture row does not map to a seed record.",
+            """
+The compiler runs every fixture row through the task's mapping. A row failed: an
+expression raised an error, an answer index fell outside the choices, a label was not
+among the labels, or a required field came out empty. The note names the row.
+""",
+        ),
+        CodeInfo(
+            "TS407",
+            "unknown-input-kind",
+            E,
+            "A data kind takes its input from a kind that is not generated.",
+            """
+`answer_enriched` and `context_enriched` take their input `from` the seed or from the
+items of another kind. That kind must be enabled in the same task.
+""",
+        ),
+        CodeInfo(
+            "TS408",
+            "nothing-to-generate",
+            W,
+            "Every data kind is disabled.",
+            """
+A task with no enabled kind under `generate` compiles to a unit that produces nothing.
+""",
+        ),
+        CodeInfo(
+            "TS500",
+            "template-syntax",
+            E,
+            "A Jinja template does not parse.",
+            """
+The template's position is mapped back to the line inside the YAML file (or the
+`.j2` file of a shared template).
+""",
+        ),
+        CodeInfo(
+            "TS501",
+            "undefined-variable",
+            E,
+            "A template uses a variable that will not exist.",
+            """
+Templates are rendered with StrictUndefined, so an unknown variable would fail mid-run.
+The compiler checks every variable against what the step provides:
+- all prompts: `seed`, `task`, `vars`, `format`, `n`;
+- enrichment and verification prompts also: `item`.
+""",
+        ),
+        CodeInfo(
+            "TS502",
+            "unknown-record-field",
+            E,
+            "A template reads a field the record does not have.",
+            """
+`seed.*` and `item.*` are the unified record: `id`, `question`, `context`, `choices`,
+`answer`, `answer_index`, `answer_label`, `answer_source`, `rationale`, `metadata`.
+`task.*` holds `name`, `subtask`, `title`, `domain` and `vars`.
+""",
+        ),
+        CodeInfo(
+            "TS503",
+            "template-not-found",
+            E,
+            "A named template does not exist.",
+            """
+`template: similar_question/multiple_choice` refers to
+`taskspecs/_templates/similar_question/multiple_choice.j2`, found by walking up from the
+spec's folder to the nearest `_templates/` folder.
+""",
+        ),
+        CodeInfo(
+            "TS504",
+            "expression-syntax",
+            E,
+            "A mapping expression does not parse.",
+            """
+Mapping values are Jinja expressions over the seed row (`choices.text`,
+`answers.text[0]`), or templates (`"{{ a }} {{ b }}"`) when they contain `{{`.
+""",
+        ),
+        CodeInfo(
+            "TS505",
+            "unknown-filter",
+            E,
+            "A template uses a filter or test that does not exist.",
+            """
+Only Jinja's built-in filters and taskseed's own (`options`, `letter`) are available.
+""",
+        ),
+        CodeInfo(
+            "TS900",
+            "internal-error",
+            E,
+            "The compiler failed; this is a bug in taskseed.",
+            """
+Please report it with the spec that triggers it. The command exits with status 2.
+""",
+        ),
+    ]
+
+
+CODES: dict[str, CodeInfo] = {info.code: info for info in _entries()}
+
+
+def explain(code: str) -> str | None:
+    info = CODES.get(code.upper())
+    if info is None:
+        return None
+    body = info.explanation.strip("\n")
+    return f"{info.code} ({info.name}, {info.severity.value}): {info.summary}\n\n{body}\n"
+
+
+def markdown() -> str:
+    """docs/diagnostics.md, generated from the table above."""
+    parts = [
+        "# Diagnostic codes\n",
+        "Generated from `compiler/codes.py` by `make docs`; do not edit by hand.\n",
+        "Run `taskseed explain CODE` to print one entry.\n",
+    ]
+    for info in CODES.values():
+        parts.append(f"\n## {info.code} `{info.name}` ({info.severity.value})\n")
+        parts.append(f"\n{info.summary}\n\n{info.explanation.strip(chr(10))}\n")
+    return "".join(parts)

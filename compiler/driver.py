@@ -1,0 +1,142 @@
+"""Run the phases in order: load -> validate -> resolve -> templates -> plan.
+
+Every phase keeps going after an error so that one run reports every problem, each at
+its own span; a unit with errors produces no plan unit, and a plan is returned only
+when there are no errors at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from taskseed.compiler.diagnostics import Diagnostics
+from taskseed.compiler.nodes import Node, ScalarNode, to_plain
+from taskseed.compiler.plan import PlanBuilder
+from taskseed.compiler.plan_model import Plan, Unit
+from taskseed.compiler.resolve import DEFAULT_SUBTASK, ResolvedUnit, Resolver
+from taskseed.compiler.rules import UnitRules
+from taskseed.compiler.source import SourceFile, Span, display_path
+from taskseed.compiler.spec import TaskSpec
+from taskseed.compiler.validate import validate_resolved
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+SKIP_DIRS = frozenset({"_templates", "fixtures", ".git", "__pycache__"})
+
+
+@dataclass
+class CompileResult:
+    plan: Plan | None
+    diagnostics: Diagnostics
+    sources: dict[str, SourceFile]
+    files: list[Path] = field(default_factory=list)
+    units: list[Unit] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.diagnostics.has_errors
+
+
+def is_partial(path: Path) -> bool:
+    """Files named `_*.yaml` hold shared defaults: validated, but not tasks themselves."""
+    return path.name.startswith("_")
+
+
+def discover(paths: Sequence[Path], diagnostics: Diagnostics) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            matches = [
+                p
+                for p in path.rglob("*")
+                if p.suffix in SPEC_SUFFIXES
+                and p.is_file()
+                and not SKIP_DIRS.intersection(p.relative_to(path).parts[:-1])
+            ]
+            if not matches:
+                diagnostics.add("TS104", f"no task spec files under {display_path(path)}")
+            found.extend(matches)
+        elif path.is_file():
+            found.append(path)
+        else:
+            diagnostics.add("TS101", f"no such file or directory: {path}")
+    unique = {p.resolve(): p for p in found}
+    return sorted(unique.values(), key=lambda p: p.as_posix())
+
+
+def compile_paths(paths: Sequence[Path | str], root: Path | None = None) -> CompileResult:
+    diagnostics = Diagnostics()
+    sources: dict[str, SourceFile] = {}
+    files = discover([Path(p) for p in paths], diagnostics)
+    resolver = Resolver(diagnostics, sources)
+    builder = PlanBuilder(diagnostics, sources, root or Path.cwd())
+
+    resolved: list[ResolvedUnit] = []
+    declared: dict[str, Span] = {}
+    for path in files:
+        if is_partial(path):
+            resolver.document(path)
+            continue
+        units = resolver.units(path)
+        if not units:
+            _check_complete(resolver, path, diagnostics)
+            continue
+        task_span = _task_span(resolver, path)
+        task = units[0].task
+        if task in declared:
+            diagnostics.add(
+                "TS302",
+                f"task `{task}` is declared twice",
+                task_span,
+                notes=[f"first declared at {declared[task]}"],
+            )
+            continue
+        declared[task] = task_span or Span.point(display_path(path), 1, 1)
+        resolved.extend(units)
+
+    plan_units: list[Unit] = []
+    memo: dict[tuple[int, Any, bool], tuple[Node, Node | None]] = {}
+    for unit in resolved:
+        notes = (
+            ()
+            if unit.subtask == DEFAULT_SUBTASK
+            else (f"in subtask `{unit.subtask}` of task `{unit.task}` (declared at {unit.origin})",)
+        )
+        before = len(diagnostics.errors)
+        tree = validate_resolved(unit.tree, diagnostics, notes[0] if notes else "", memo)
+        if tree is None or len(diagnostics.errors) > before:
+            continue
+        try:
+            spec = msgspec.convert(to_plain(tree), TaskSpec)
+        except msgspec.ValidationError:
+            continue  # the walker reported the cause (an invalid value was removed)
+        UnitRules(diagnostics, tree, notes).check(spec)
+        # Templates are checked even when a rule failed, so that one run reports both.
+        built = builder.build_unit(unit, spec, tree, notes, before)
+        if built is not None:
+            plan_units.append(built)
+
+    plan = None if diagnostics.has_errors else builder.finish(plan_units)
+    return CompileResult(plan, diagnostics, sources, files, plan_units)
+
+
+def _task_span(resolver: Resolver, path: Path) -> Span | None:
+    tree = resolver.resolve_file(path)
+    if tree is None:
+        return None
+    entry = tree.entries.get("task")
+    if entry is not None and isinstance(entry.value, ScalarNode):
+        return entry.value.span
+    return None
+
+
+def _check_complete(resolver: Resolver, path: Path, diagnostics: Diagnostics) -> None:
+    """A task file that produced no unit: report what is missing, if nothing else did."""
+    tree = resolver.resolve_file(path)
+    if tree is None or "task" in tree.entries:
+        return
+    validate_resolved(tree, diagnostics, "")

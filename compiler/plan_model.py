@@ -1,0 +1,216 @@
+"""The execution plan: versioned data the runtime reads, never pickled code.
+
+Plan structs are resolved (every default filled in, every template and fixture
+embedded by content id) and tolerant: they accept fields they do not know, so an older
+runtime can read a newer plan's optional additions. `PLAN_VERSION` changes only when a
+plan would be misread by an older runtime.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+PLAN_FORMAT = "taskseed.plan"
+PLAN_VERSION = 1
+
+
+class Base(msgspec.Struct, kw_only=True, omit_defaults=False):
+    pass
+
+
+class PlanSource(Base, kw_only=True):
+    citation: str
+    license: str
+    url: str | None = None
+
+
+class PlanSeeds(Base, kw_only=True):
+    dataset: str | None = None
+    config: str | None = None
+    revision: str | None = None
+    files: list[str] = msgspec.field(default_factory=list)  # relative to the plan root
+    format: Literal["jsonl", "parquet", "csv"] | None = None
+    split: str = "train"
+    training_split_reason: str | None = None
+    eval_splits: list[str] = msgspec.field(default_factory=list)
+    where: str | None = None
+    fixture: str | None = None  # key into Plan.fixtures
+
+
+class PlanAnswer(Base, kw_only=True):
+    source: Literal["index", "label", "text"]
+    value: str  # the expression
+    labels: str | list[str] | None = None
+    aliases: str | None = None
+
+
+class PlanMapping(Base, kw_only=True):
+    question: str
+    context: str | None = None
+    choices: str | list[str] | None = None
+    answer: PlanAnswer
+    rationale: str | None = None
+    tests: str | None = None
+    id: str | None = None
+    metadata: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class PlanFormat(Base, kw_only=True):
+    """The answer format, flattened: options of other formats keep their defaults."""
+
+    type: Literal["multiple_choice", "numeric", "short_answer", "code", "free_form"]
+    labels: Literal["letters", "numbers"] = "letters"
+    min_options: int = 2
+    max_options: int = 10
+    shuffle: bool = True
+    tolerance: float = 1e-6
+    relative_tolerance: float = 0.0
+    integer: bool = False
+    max_words: int | None = None
+    case_sensitive: bool = False
+    language: str = "python"
+    entry_point: str | None = None
+    timeout_s: float = 10.0
+
+
+class PlanSampling(Base, kw_only=True):
+    temperature: float
+    top_p: float
+    max_tokens: int
+    stop: list[str] = msgspec.field(default_factory=list)
+    seed: int | None = None
+
+
+class PlanPrompt(Base, kw_only=True):
+    user: str  # key into Plan.templates
+    system: str | None = None  # key into Plan.templates
+
+
+class PlanStep(Base, kw_only=True):
+    kind: Literal["similar_question", "answer_enriched", "context_enriched"]
+    source: Literal["seed", "similar_question"]
+    per_seed: int
+    prompt: PlanPrompt
+    sampling: PlanSampling
+
+
+class PlanVerify(Base, kw_only=True):
+    enabled: bool
+    k: int
+    threshold: float
+    extractor: Literal["option", "number", "short_answer", "code", "free_form"]
+    prompt: PlanPrompt | None
+    sampling: PlanSampling
+
+
+class PlanBounds(Base, kw_only=True):
+    min: int | None = None
+    max: int | None = None
+
+
+class PlanFilters(Base, kw_only=True):
+    bounds: dict[str, PlanBounds] = msgspec.field(default_factory=dict)
+    answer_in_options: bool = True
+    distinct_options: bool = True
+    require: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    forbid: dict[str, list[str]] = msgspec.field(default_factory=dict)
+
+
+class PlanDedup(Base, kw_only=True):
+    enabled: bool
+    threshold: float
+    shingle: Literal["word", "char"]
+    ngram: int
+    num_perm: int
+    bands: int
+    rows: int
+    scope: Literal["subtask", "task", "catalog"]
+    against_seeds: bool
+    fields: list[str]
+
+
+class Unit(Base, kw_only=True):
+    id: str  # "task/subtask"
+    task: str
+    subtask: str
+    title: str
+    domain: Literal["knowledge", "reasoning"]
+    description: str | None = None
+    tags: list[str] = msgspec.field(default_factory=list)
+    vars: dict[str, Any] = msgspec.field(default_factory=dict)
+    origin: str  # the spec file, relative to the plan root
+    family: Literal["multiple_choice", "generative"]
+    source: PlanSource
+    seeds: PlanSeeds
+    mapping: PlanMapping
+    format: PlanFormat
+    steps: list[PlanStep]
+    verify: PlanVerify
+    filters: PlanFilters
+    dedup: PlanDedup
+    fingerprint: str = ""
+
+
+class PlanTemplate(Base, kw_only=True):
+    source: str
+    origin: str  # "taskspecs/_templates/x.j2" or "taskspecs/reasoning/arc.yaml:40"
+
+
+class PlanFixture(Base, kw_only=True):
+    origin: str
+    rows: list[dict[str, Any]]
+
+
+class Plan(Base, kw_only=True):
+    format: str = PLAN_FORMAT
+    version: int = PLAN_VERSION
+    generator: str
+    fingerprint: str
+    units: list[Unit]
+    templates: dict[str, PlanTemplate]
+    fixtures: dict[str, PlanFixture]
+
+    def unit(self, unit_id: str) -> Unit:
+        for unit in self.units:
+            if unit.id == unit_id:
+                return unit
+        raise KeyError(unit_id)
+
+
+class PlanHeader(msgspec.Struct):
+    """Read first, so that a plan from another version fails with a clear message."""
+
+    format: str = ""
+    version: int = 0
+    generator: str = ""
+
+
+def encode(plan: Plan) -> bytes:
+    """Deterministic JSON: sorted keys, two-space indent, trailing newline."""
+    raw = msgspec.json.encode(plan, order="deterministic")
+    return msgspec.json.format(raw, indent=2) + b"\n"
+
+
+class PlanError(Exception):
+    """A file that is not a plan this runtime can read."""
+
+
+def decode(data: bytes) -> Plan:
+    try:
+        header = msgspec.json.decode(data, type=PlanHeader)
+    except msgspec.DecodeError as exc:
+        raise PlanError(f"not a taskseed plan: {exc}") from None
+    if header.format != PLAN_FORMAT:
+        raise PlanError("not a taskseed plan (no `format: taskseed.plan` field)")
+    if header.version != PLAN_VERSION:
+        raise PlanError(
+            f"plan version {header.version} (written by {header.generator or 'unknown'}) "
+            f"cannot be read by this taskseed, which reads version {PLAN_VERSION}; "
+            "compile the specs again with this version"
+        )
+    try:
+        return msgspec.json.decode(data, type=Plan)
+    except msgspec.ValidationError as exc:
+        raise PlanError(f"the plan is malformed: {exc}") from None

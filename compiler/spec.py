@@ -1,0 +1,341 @@
+"""Task spec format, version 1: the types of what users write.
+
+These structs mirror the YAML and are strict (`forbid_unknown_fields`). They are not
+what the runtime reads: the plan (`plan_model.py`) holds the resolved, tolerant form.
+Field descriptions end up in `schemas/taskspec.schema.json`, which editors use for
+completion and hover text. The format is documented in `docs/taskspec.md`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta, field
+
+SPEC_VERSION = 1
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+Name = Annotated[
+    str,
+    Meta(
+        pattern=NAME_PATTERN,
+        max_length=120,
+        description="Letters, digits, `_`, `-` and `.`; starts with a letter or digit.",
+    ),
+]
+Expression = Annotated[
+    str,
+    Meta(
+        description=(
+            "A Jinja expression over the seed row (`choices.text`, `answers.text[0]`), "
+            'or a template when it contains `{{` (`"{{ a }} {{ b }}"`).'
+        )
+    ),
+]
+TemplateText = Annotated[str, Meta(description="An inline Jinja template.")]
+Scalar = str | int | float | bool
+RecordField = Literal["question", "context", "answer", "rationale", "choices"]
+Probability = Annotated[float, Meta(gt=0, le=1)]
+Count = Annotated[int, Meta(ge=0)]
+
+
+class Strict(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
+    pass
+
+
+class SourceSpec(Strict, kw_only=True):
+    """Where the seed data comes from, how to cite it, and under which licence."""
+
+    citation: Annotated[str, Meta(description="How to cite the dataset.")]
+    license: Annotated[str, Meta(description="The seed data's licence (SPDX id where one exists).")]
+    url: str | None = None
+
+
+class SeedsSpec(Strict, kw_only=True):
+    """The seed pool: a Hugging Face dataset or local files, and a training split only."""
+
+    dataset: Annotated[str | None, Meta(description="Hugging Face dataset id.")] = None
+    config: Annotated[str | None, Meta(description="Dataset configuration name.")] = None
+    revision: Annotated[str | None, Meta(description="Dataset revision (commit or tag).")] = None
+    files: Annotated[
+        str | list[str] | None,
+        Meta(description="Local JSONL, Parquet or CSV file(s) or globs, relative to the spec."),
+    ] = None
+    format: Literal["jsonl", "parquet", "csv"] | None = None
+    split: Annotated[str, Meta(description="The training split that seeds come from.")] = "train"
+    training_split_reason: Annotated[
+        str | None,
+        Meta(description="Why a split whose name is not a training name is a training split."),
+    ] = None
+    eval_splits: Annotated[
+        list[str],
+        Meta(description="Splits the task is evaluated on: never seeds; used to decontaminate."),
+    ] = field(default_factory=list)
+    where: Annotated[
+        Expression | None, Meta(description="Keep only rows for which this expression is true.")
+    ] = None
+    fixture: Annotated[
+        str | None,
+        Meta(description="JSON Lines file of 3-5 rows in the dataset's own row format."),
+    ] = None
+
+
+class AnswerSpec(Strict, kw_only=True):
+    """How the answer is given in the seed row: by `index`, by `label`, or as `text`."""
+
+    index: Annotated[Expression | None, Meta(description="0-based index into `choices`.")] = None
+    label: Annotated[
+        Expression | None, Meta(description="A label such as `B`, looked up in `labels`.")
+    ] = None
+    labels: Annotated[
+        Expression | list[str] | None,
+        Meta(description="The option labels; letters A, B, C, ... when absent."),
+    ] = None
+    text: Annotated[Expression | None, Meta(description="The answer's text.")] = None
+    aliases: Annotated[Expression | None, Meta(description="Other accepted answers (a list).")] = (
+        None
+    )
+
+
+class MappingSpec(Strict, kw_only=True):
+    """From the seed dataset's native row to the unified seed record."""
+
+    question: Expression
+    context: Expression | None = None
+    choices: Annotated[
+        Expression | list[str] | None,
+        Meta(description="An expression giving the option texts, or a literal list."),
+    ] = None
+    answer: AnswerSpec
+    rationale: Expression | None = None
+    tests: Annotated[
+        Expression | None, Meta(description="Code tasks: the test statements (a list).")
+    ] = None
+    id: Annotated[
+        Expression | None, Meta(description="The row's own id; a content hash when absent.")
+    ] = None
+    metadata: dict[str, Expression] = field(default_factory=dict)
+
+
+class AnswerFormatBase(Strict, tag_field="type"):
+    pass
+
+
+class MultipleChoiceFormat(AnswerFormatBase, tag="multiple_choice", kw_only=True):
+    """Options plus the correct option, kept as text so that reshuffling stays correct."""
+
+    labels: Literal["letters", "numbers"] = "letters"
+    min_options: Annotated[int, Meta(ge=2, le=26)] = 2
+    max_options: Annotated[int, Meta(ge=2, le=26)] = 10
+    shuffle: Annotated[
+        bool, Meta(description="Shuffle the options of generated items before writing.")
+    ] = True
+
+
+class NumericFormat(AnswerFormatBase, tag="numeric", kw_only=True):
+    """A number, compared with a tolerance."""
+
+    tolerance: Annotated[float, Meta(ge=0)] = 1e-6
+    relative_tolerance: Annotated[float, Meta(ge=0)] = 0.0
+    integer: bool = False
+
+
+class ShortAnswerFormat(AnswerFormatBase, tag="short_answer", kw_only=True):
+    """A few words, compared after SQuAD-style normalisation."""
+
+    max_words: Annotated[int, Meta(ge=1)] = 12
+    case_sensitive: bool = False
+
+
+class CodeFormat(AnswerFormatBase, tag="code", kw_only=True):
+    """A program, checked by running tests."""
+
+    language: Literal["python"] = "python"
+    entry_point: str | None = None
+    timeout_s: Annotated[float, Meta(gt=0, le=600)] = 10.0
+
+
+class FreeFormFormat(AnswerFormatBase, tag="free_form", kw_only=True):
+    """Open text; verified only where a task-specific extractor exists."""
+
+    max_words: Annotated[int, Meta(ge=1)] | None = None
+
+
+AnswerFormat = (
+    MultipleChoiceFormat | NumericFormat | ShortAnswerFormat | CodeFormat | FreeFormFormat
+)
+ANSWER_FORMATS: tuple[str, ...] = (
+    "multiple_choice",
+    "numeric",
+    "short_answer",
+    "code",
+    "free_form",
+)
+
+
+class SamplingSpec(Strict, kw_only=True):
+    """Sampling parameters for one engine request."""
+
+    temperature: Annotated[float, Meta(ge=0, le=2)] = 0.7
+    top_p: Annotated[float, Meta(gt=0, le=1)] = 0.95
+    max_tokens: Annotated[int, Meta(ge=1, le=131072)] = 512
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+
+
+class PromptFields(Strict, kw_only=True):
+    template: Annotated[
+        str | None,
+        Meta(description="A shared template in `_templates/`, such as `similar_question/numeric`."),
+    ] = None
+    prompt: Annotated[TemplateText | None, Meta(description="An inline user-message template.")] = (
+        None
+    )
+    system: Annotated[TemplateText | None, Meta(description="The system-message template.")] = None
+
+
+class KindSpec(PromptFields, kw_only=True):
+    """One data kind to generate."""
+
+    enabled: bool = True
+    source: Annotated[
+        Literal["seed", "similar_question"] | None,
+        Meta(description="What the kind starts from: the seed or the similar questions."),
+    ] = field(default=None, name="from")
+    per_seed: Annotated[int, Meta(ge=1, le=64)] = 1
+    sampling: SamplingSpec | None = None
+
+
+class GenerateSpec(Strict, kw_only=True):
+    """The data kinds to generate; a key set to null removes an inherited kind."""
+
+    similar_question: KindSpec | None = None
+    answer_enriched: KindSpec | None = None
+    context_enriched: KindSpec | None = None
+
+
+DATA_KINDS: tuple[str, ...] = ("similar_question", "answer_enriched", "context_enriched")
+Extractor = Literal["auto", "option", "number", "short_answer", "code", "free_form"]
+
+
+class VerifySpec(PromptFields, kw_only=True):
+    """Majority-vote verification over k sampled answers."""
+
+    enabled: bool = True
+    k: Annotated[int, Meta(ge=1, le=64)] = 4
+    threshold: Annotated[Probability, Meta(description="Share of k that must agree.")] = 0.75
+    extractor: Extractor = "auto"
+    sampling: SamplingSpec | None = None
+
+
+class Bounds(Strict, kw_only=True):
+    min: Count | None = None
+    max: Count | None = None
+
+
+class FiltersSpec(Strict, kw_only=True):
+    """Schema and format checks applied to every generated item."""
+
+    question_chars: Bounds | None = None
+    answer_chars: Bounds | None = None
+    context_chars: Bounds | None = None
+    rationale_chars: Bounds | None = None
+    options: Annotated[Bounds | None, Meta(description="Number of options.")] = None
+    answer_in_options: bool = True
+    distinct_options: bool = True
+    require: Annotated[
+        dict[RecordField, str | list[str]],
+        Meta(description="Regular expressions a field must match."),
+    ] = field(default_factory=dict)
+    forbid: Annotated[
+        dict[RecordField, str | list[str]],
+        Meta(description="Regular expressions a field must not match."),
+    ] = field(default_factory=dict)
+
+
+class DedupSpec(Strict, kw_only=True):
+    """MinHash LSH near-duplicate removal."""
+
+    enabled: bool = True
+    threshold: Annotated[
+        Probability, Meta(description="Jaccard similarity to call a duplicate.")
+    ] = 0.8
+    shingle: Literal["word", "char"] = "word"
+    ngram: Annotated[int, Meta(ge=1, le=64)] = 5
+    num_perm: Annotated[int, Meta(ge=16, le=1024)] = 128
+    bands: Annotated[int, Meta(ge=1)] | None = None
+    rows: Annotated[int, Meta(ge=1)] | None = None
+    scope: Literal["subtask", "task", "catalog"] = "task"
+    against_seeds: bool = True
+    fields: list[RecordField] = field(default_factory=lambda: ["question", "choices"])
+
+
+class OutputSpec(Strict, kw_only=True):
+    """Which released family the records belong to."""
+
+    family: Literal["multiple_choice", "generative"] | None = None
+
+
+class SubtaskOverrides(Strict, kw_only=True):
+    """Fields a subtask may override; mappings deep-merge, lists replace."""
+
+    title: str | None = None
+    description: str | None = None
+    tags: list[str] | None = None
+    vars: dict[str, Scalar] | None = None
+    source: SourceSpec | None = None
+    seeds: SeedsSpec | None = None
+    mapping: MappingSpec | None = None
+    answer_format: AnswerFormat | None = None
+    generate: GenerateSpec | None = None
+    verify: VerifySpec | None = None
+    filters: FiltersSpec | None = None
+    dedup: DedupSpec | None = None
+    output: OutputSpec | None = None
+
+
+class SubtaskSpec(SubtaskOverrides, kw_only=True):
+    """One named subtask, with its overrides."""
+
+    name: Name
+
+
+class MatrixSpec(Strict, kw_only=True):
+    """Subtasks as the product of axes (subjects x languages), named by a template."""
+
+    matrix: dict[str, list[Scalar]]
+    name: Annotated[str, Meta(description="Subtask name template, such as `${subject}_${lang}`.")]
+    exclude: list[dict[str, Scalar]] = field(default_factory=list)
+    overrides: SubtaskOverrides | None = field(default=None, name="with")
+
+
+class TaskSpec(Strict, kw_only=True):
+    """A task: its seed source, record mapping, answer format, and what to generate."""
+
+    version: int = SPEC_VERSION
+    extends: Annotated[
+        str | list[str] | None,
+        Meta(description="Files whose fields this one inherits (relative paths)."),
+    ] = None
+    task: Name
+    title: str
+    domain: Literal["knowledge", "reasoning"]
+    description: str | None = None
+    tags: list[str] = field(default_factory=list)
+    vars: dict[str, Scalar] = field(default_factory=dict)
+    source: SourceSpec
+    seeds: SeedsSpec
+    mapping: MappingSpec
+    answer_format: AnswerFormat
+    subtasks: list[SubtaskSpec] | MatrixSpec | None = None
+    generate: GenerateSpec = field(default_factory=GenerateSpec)
+    verify: VerifySpec = field(default_factory=VerifySpec)
+    filters: FiltersSpec = field(default_factory=FiltersSpec)
+    dedup: DedupSpec = field(default_factory=DedupSpec)
+    output: OutputSpec = field(default_factory=OutputSpec)
+
+
+# Structs whose required fields are required even in a partial file (defaults or
+# overrides can never supply them).
+ALWAYS_COMPLETE: frozenset[type[Any]] = frozenset({SubtaskSpec, MatrixSpec})

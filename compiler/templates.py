@@ -1,0 +1,360 @@
+"""Phase 4, templates: parse every prompt template and mapping expression at compile time.
+
+Each template is parsed once (cached by its text), its free variables are checked
+against what the step will provide, attribute reads on records (`seed.questoin`) are
+checked against the record's fields, unknown filters are reported, and every error is
+mapped back to the line inside the YAML file (or the shared `.j2` file) where the
+template text was written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import TemplateSyntaxError, meta, nodes
+
+from taskseed.compiler.diagnostics import Diagnostics
+from taskseed.compiler.jinja_env import environment
+from taskseed.compiler.mapping import classify
+from taskseed.compiler.nodes import ScalarNode
+from taskseed.compiler.records import ITEM_FIELDS, RECORD_FIELDS, TASK_FIELDS
+from taskseed.compiler.source import SourceFile, Span, display_path
+from taskseed.compiler.suggest import did_you_mean
+
+TEMPLATES_DIR = "_templates"
+TEMPLATE_SUFFIX = ".j2"
+
+# What each kind of prompt can see.
+BASE_VARIABLES = ("seed", "task", "vars", "format", "n")
+ITEM_VARIABLES = (*BASE_VARIABLES, "item")
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateOrigin:
+    """Where template text was written, to map its lines back to a file."""
+
+    file: str
+    line: int  # 1-based line of the template's first line
+    col: int  # 1-based column of the template's first character
+    multiline_exact: bool  # whether template line i is file line (line + i - 1)
+
+    @staticmethod
+    def from_scalar(node: ScalarNode) -> TemplateOrigin:
+        if node.style in ("literal", "folded"):
+            return TemplateOrigin(
+                node.span.file, node.body_line, node.body_col, node.style == "literal"
+            )
+        quoted = 1 if node.style in ("single", "double") else 0
+        return TemplateOrigin(node.span.file, node.span.line, node.span.col + quoted, False)
+
+    @staticmethod
+    def from_file(source: SourceFile) -> TemplateOrigin:
+        return TemplateOrigin(source.name, 1, 1, True)
+
+    def label(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class Fields:
+    """The attributes a name may have, for `seed.x`, `item.x`, `task.x`, `vars.x`."""
+
+    by_name: dict[str, tuple[str, ...]]
+
+    @property
+    def key(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        return tuple(sorted(self.by_name.items()))
+
+
+@dataclass
+class TemplateChecker:
+    diagnostics: Diagnostics
+    sources: dict[str, SourceFile]
+    _files: dict[Path, SourceFile | None] = field(default_factory=dict)
+    _checked: dict[tuple[object, ...], bool] = field(default_factory=dict)
+    _named: dict[tuple[str, str], SourceFile | None] = field(default_factory=dict)
+
+    # ----------------------------------------------------------- named templates
+
+    def find_named(self, name: str, spec_file: Path, span: Span) -> SourceFile | None:
+        """The `.j2` file of a named template, looked up in the nearest `_templates/`."""
+        key = (name, str(spec_file.parent))
+        if key not in self._named:
+            self._named[key] = self._find_named(name, spec_file, span)
+        return self._named[key]
+
+    def _find_named(self, name: str, spec_file: Path, span: Span) -> SourceFile | None:
+        folder = _templates_dir(spec_file.resolve().parent)
+        if folder is None:
+            self.diagnostics.add(
+                "TS503",
+                f"template `{name}` not found: no `{TEMPLATES_DIR}/` folder above "
+                f"{display_path(spec_file)}",
+                span,
+            )
+            return None
+        path = (folder / name).with_suffix(TEMPLATE_SUFFIX)
+        if path not in self._files:
+            self._files[path] = self._read(path)
+        source = self._files[path]
+        if source is None:
+            known = sorted(
+                p.relative_to(folder).with_suffix("").as_posix()
+                for p in folder.rglob(f"*{TEMPLATE_SUFFIX}")
+            )
+            self.diagnostics.add(
+                "TS503",
+                f"template `{name}` not found in {display_path(folder)}",
+                span,
+                label=did_you_mean(name, known),
+            )
+        return source
+
+    def _read(self, path: Path) -> SourceFile | None:
+        if not path.is_file():
+            return None
+        source = SourceFile.read(path)
+        self.sources[source.name] = source
+        return source
+
+    # -------------------------------------------------------------------- checks
+
+    def check_template(
+        self, text: str, origin: TemplateOrigin, variables: Iterable[str], fields: Fields
+    ) -> bool:
+        """Report every problem in one prompt template; True when it is usable."""
+        allowed = tuple(variables)
+        key = (text, origin, allowed, fields.key)
+        if key not in self._checked:
+            self._checked[key] = self._check_template(text, origin, allowed, fields)
+        return self._checked[key]
+
+    def _check_template(
+        self, text: str, origin: TemplateOrigin, allowed: tuple[str, ...], fields: Fields
+    ) -> bool:
+        parsed = _parse(text)
+        if isinstance(parsed, TemplateSyntaxError):
+            self._at(origin, text, parsed.lineno or 1, None, "TS500", parsed.message or "")
+            return False
+        ok = True
+        for problem in _unsupported(parsed):
+            self._at(origin, text, problem[0], problem[1], "TS500", problem[2])
+            ok = False
+        ok &= self._check_filters(parsed, origin, text)
+        # Jinja's own variable analysis fails on unknown filters; skip it then.
+        if ok:
+            ok = self._check_names(
+                parsed,
+                origin,
+                text,
+                allowed,
+                "TS501",
+                lambda name: (
+                    f"undefined variable `{name}` (this template can use {_names(allowed)})"
+                ),
+                (),
+            )
+        for owner, attr, line in _attribute_reads(parsed):
+            known = fields.by_name.get(owner)
+            if known is None or owner not in allowed or attr in known:
+                continue
+            self._at(
+                origin,
+                text,
+                line,
+                attr,
+                "TS502",
+                f"`{owner}` has no field `{attr}`",
+                label=did_you_mean(attr, known),
+                notes=[f"`{owner}` fields: {', '.join(known)}"],
+            )
+            ok = False
+        return ok
+
+    def check_expression(
+        self, text: str, node: ScalarNode, row_fields: tuple[str, ...] | None
+    ) -> bool:
+        """A mapping expression: syntax, and free names against the fixture's fields."""
+        key = ("expr", text, node.span, node.style, row_fields)
+        if key not in self._checked:
+            self._checked[key] = self._check_expression(text, node, row_fields)
+        return self._checked[key]
+
+    def _check_expression(
+        self, text: str, node: ScalarNode, row_fields: tuple[str, ...] | None
+    ) -> bool:
+        expr = classify(text)
+        origin = TemplateOrigin.from_scalar(node)
+        parsed = _parse(expr.body) if expr.is_template else _parse_expression(expr.body)
+        if isinstance(parsed, TemplateSyntaxError):
+            self._at(origin, text, parsed.lineno or 1, None, "TS504", parsed.message or "")
+            return False
+        if not self._check_filters(parsed, origin, text):
+            return False
+        if row_fields is None:
+            return True
+        return self._check_names(
+            parsed,
+            origin,
+            text,
+            row_fields,
+            "TS403",
+            lambda name: f"the seed rows have no field `{name}`",
+            (f"fields of the fixture rows: {', '.join(row_fields)}",),
+        )
+
+    def _check_names(
+        self,
+        parsed: nodes.Template,
+        origin: TemplateOrigin,
+        text: str,
+        allowed: tuple[str, ...],
+        code: str,
+        message: Callable[[str], str],
+        notes: tuple[str, ...],
+    ) -> bool:
+        """Report every free name of a template that is not in `allowed`."""
+        ok = True
+        for name in sorted(meta.find_undeclared_variables(parsed)):
+            if name in allowed:
+                continue
+            self._at(
+                origin,
+                text,
+                _first_line_of(parsed, name),
+                name,
+                code,
+                message(name),
+                label=did_you_mean(name, allowed),
+                notes=notes,
+            )
+            ok = False
+        return ok
+
+    def _check_filters(self, parsed: nodes.Template, origin: TemplateOrigin, text: str) -> bool:
+        env = environment()
+        ok = True
+        for node in parsed.find_all((nodes.Filter, nodes.Test)):
+            table = env.filters if isinstance(node, nodes.Filter) else env.tests
+            if node.name not in table:
+                kind = "filter" if isinstance(node, nodes.Filter) else "test"
+                self._at(
+                    origin,
+                    text,
+                    node.lineno,
+                    node.name,
+                    "TS505",
+                    f"unknown {kind} `{node.name}`",
+                    label=did_you_mean(node.name, table),
+                )
+                ok = False
+        return ok
+
+    def _at(
+        self,
+        origin: TemplateOrigin,
+        text: str,
+        line: int,
+        needle: str | None,
+        code: str,
+        message: str,
+        *,
+        label: str | None = None,
+        notes: Iterable[str] = (),
+    ) -> None:
+        self.diagnostics.add(
+            code, message, self.map_span(origin, text, line, needle), label=label, notes=notes
+        )
+
+    def map_span(self, origin: TemplateOrigin, text: str, line: int, needle: str | None) -> Span:
+        """The file position of template line `line` (and of `needle` on it, if found)."""
+        lines = text.splitlines() or [""]
+        line = min(max(line, 1), len(lines))
+        # Exact for `|` blocks and .j2 files; a best effort for folded or flowed text.
+        file_line = origin.line + line - 1
+        source = self.sources.get(origin.file)
+        source_text = source.line(file_line) if source is not None else ""
+        base_col = origin.col if (line == 1 or origin.multiline_exact) else 1
+        if needle:
+            at = source_text.find(needle, max(base_col - 1, 0))
+            if at < 0:
+                at = source_text.find(needle)
+            if at >= 0:
+                return Span.point(origin.file, file_line, at + 1, len(needle))
+        stripped = len(source_text) - len(source_text.lstrip())
+        col = max(base_col, stripped + 1) if source_text else base_col
+        return Span.point(origin.file, file_line, col, max(len(source_text) - col + 1, 1))
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+@lru_cache(maxsize=8192)
+def _parse(text: str) -> nodes.Template | TemplateSyntaxError:
+    try:
+        return environment().parse(text)
+    except TemplateSyntaxError as exc:
+        return exc
+
+
+@lru_cache(maxsize=8192)
+def _parse_expression(text: str) -> nodes.Template | TemplateSyntaxError:
+    try:
+        return environment().parse("{{ " + text + " }}")
+    except TemplateSyntaxError as exc:
+        return exc
+
+
+def _unsupported(parsed: nodes.Template) -> Iterator[tuple[int, str | None, str]]:
+    for node in parsed.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
+        yield (
+            node.lineno,
+            None,
+            "templates are self-contained: `include`, `import` and `extends` are not supported",
+        )
+
+
+def _first_line_of(parsed: nodes.Template, name: str) -> int:
+    for node in parsed.find_all(nodes.Name):
+        if node.name == name:
+            return int(node.lineno)
+    return 1
+
+
+def _attribute_reads(parsed: nodes.Template) -> Iterator[tuple[str, str, int]]:
+    """`seed.question` and `seed["question"]` as (owner, attribute, line)."""
+    for node in parsed.find_all((nodes.Getattr, nodes.Getitem)):
+        if isinstance(node, nodes.Getattr):
+            if isinstance(node.node, nodes.Name):
+                yield node.node.name, node.attr, int(node.lineno)
+        elif isinstance(node, nodes.Getitem) and isinstance(node.node, nodes.Name):
+            arg = node.arg
+            if isinstance(arg, nodes.Const) and isinstance(arg.value, str):
+                yield node.node.name, arg.value, int(node.lineno)
+
+
+def _names(names: Iterable[str]) -> str:
+    return ", ".join(f"`{n}`" for n in names)
+
+
+def _templates_dir(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        candidate = folder / TEMPLATES_DIR
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def record_fields(vars_keys: Iterable[str], format_fields: Iterable[str]) -> Fields:
+    return Fields(
+        {
+            "seed": RECORD_FIELDS,
+            "item": ITEM_FIELDS,
+            "task": TASK_FIELDS,
+            "vars": tuple(vars_keys),
+            "format": tuple(format_fields),
+        }
+    )

@@ -1,0 +1,1 @@
+"""taskseed runtime: execute plans on LLM engines."""

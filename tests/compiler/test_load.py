@@ -1,0 +1,77 @@
+"""Phase 1: positions survive loading, 1-based, for keys, values and list items."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from taskseed.compiler.diagnostics import Diagnostics
+from taskseed.compiler.load import load_file
+from taskseed.compiler.nodes import MapNode, ScalarNode, SeqNode, lookup, to_plain
+
+
+def load(tmp_path: Path, text: str) -> tuple[MapNode | None, Diagnostics]:
+    path = tmp_path / "spec.yaml"
+    path.write_text(text, encoding="utf-8")
+    diagnostics = Diagnostics()
+    return load_file(path, diagnostics, {}), diagnostics
+
+
+def test_spans_of_keys_values_and_items(tmp_path: Path) -> None:
+    root, diags = load(tmp_path, "a: 1\nb:\n  c: 'quoted'\n  d: [x, yy]\n")
+    assert root is not None and not diags.items
+    entry = root.entries["a"]
+    assert (entry.key_span.line, entry.key_span.col) == (1, 1)
+    assert (entry.value.span.line, entry.value.span.col) == (1, 4)
+    c = lookup(root, ("b", "c"))
+    assert isinstance(c, ScalarNode) and c.style == "single"
+    assert (c.span.line, c.span.col, c.span.end_col) == (3, 6, 14)
+    d = lookup(root, ("b", "d"))
+    assert isinstance(d, SeqNode)
+    assert [(i.span.line, i.span.col, i.span.end_col) for i in d.items] == [(4, 7, 8), (4, 10, 12)]
+    assert to_plain(root) == {"a": 1, "b": {"c": "quoted", "d": ["x", "yy"]}}
+
+
+def test_block_scalar_body_position(tmp_path: Path) -> None:
+    root, _ = load(tmp_path, "p:\n  q: |\n\n    first\n    second\n")
+    assert root is not None
+    node = lookup(root, ("p", "q"))
+    assert isinstance(node, ScalarNode)
+    assert node.style == "literal"
+    assert (node.body_line, node.body_col) == (4, 5)
+
+
+def test_scalar_types_are_plain_python(tmp_path: Path) -> None:
+    root, _ = load(tmp_path, "i: 3\nf: 0.5\nb: true\nn: null\ns: yes\nd: 2024-01-02\n")
+    assert root is not None
+    values = to_plain(root)
+    assert values == {"i": 3, "f": 0.5, "b": True, "n": None, "s": "yes", "d": "2024-01-02"}
+    assert type(values["i"]) is int and type(values["b"]) is bool
+
+
+def test_comment_is_not_part_of_the_span(tmp_path: Path) -> None:
+    root, _ = load(tmp_path, "key: value   # note\n")
+    assert root is not None
+    span = root.entries["key"].value.span
+    assert (span.col, span.end_col) == (6, 11)
+
+
+def test_errors_are_diagnostics_not_exceptions(tmp_path: Path) -> None:
+    for text, code in [
+        ("a: [1, 2\n", "TS100"),
+        ("a: 1\na: 2\n", "TS103"),
+        ("- 1\n- 2\n", "TS102"),
+        ("", "TS102"),
+        ("? [1]\n: x\n", "TS105"),
+        ("a: !tag x\n", "TS201"),
+    ]:
+        _, diags = load(tmp_path, text)
+        assert [d.code for d in diags] == [code], text
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    diagnostics = Diagnostics()
+    assert load_file(tmp_path / "absent.yaml", diagnostics, {}) is None
+    assert [d.code for d in diagnostics] == ["TS101"]
+    (tmp_path / "latin.yaml").write_bytes(b"a: \xff\n")
+    assert load_file(tmp_path / "latin.yaml", diagnostics, {}) is None
+    assert [d.code for d in diagnostics] == ["TS101", "TS101"]
