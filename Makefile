@@ -12,9 +12,14 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check
 .PHONY: setup run test lint format typecheck golden schemas docs check \
         bench bench-compile clean
 
+# lm-eval is a test dependency only for its task YAML files (the importer's tests read
+# the real files of this release); its own dependencies (torch, ...) are not needed.
+LM_EVAL := lm-eval==0.4.13
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q --no-deps '$(LM_EVAL)'
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="schemas", help="folder (default: schemas)")
     p.add_argument("--check", action="store_true", help="fail if the files are not current")
     p.set_defaults(handler=commands.schemas)
+
+    from taskseed.cli import catalog_cmd, import_cmd
+
+    catalog_cmd.register(sub)
+    import_cmd.register(sub)
     return parser
 
 

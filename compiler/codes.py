@@ -406,7 +406,8 @@ Mapping values are Jinja expressions over the seed row (`choices.text`,
             E,
             "A template uses a filter or test that does not exist.",
             """
-Only Jinja's built-in filters and taskseed's own (`options`, `letter`) are available.
+Only Jinja's built-in filters and taskseed's own are available: `options`, `letter`,
+`boxed`, `regex_search`, `regex_findall`, `regex_replace` and `from_json`.
 """,
         ),
         CodeInfo(

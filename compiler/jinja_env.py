@@ -7,6 +7,8 @@ undefined name instead of rendering an empty string.
 
 from __future__ import annotations
 
+import json
+import re
 import string
 from collections.abc import Sequence
 from functools import cache
@@ -35,6 +37,55 @@ def options(choices: Sequence[Any], style: str = "letters") -> str:
     return "\n".join(f"{label}. {text}" for label, text in zip(labels, choices, strict=True))
 
 
+def boxed(text: str) -> str | None:
+    """The content of the last `\\boxed{...}` in a solution, braces balanced."""
+    start = text.rfind("\\boxed")
+    if start < 0:
+        return None
+    open_at = text.find("{", start)
+    if open_at < 0:
+        return None
+    depth = 0
+    for index in range(open_at, len(text)):
+        if text[index] == "{":
+            depth += 1
+        elif text[index] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[open_at + 1 : index]
+    return None
+
+
+def regex_search(text: str, pattern: str, group: int | str = 0) -> str | None:
+    """The first match of `pattern` (or one of its groups), or None."""
+    match = re.search(pattern, text)
+    return match.group(group) if match else None
+
+
+def regex_findall(text: str, pattern: str) -> list[Any]:
+    return re.findall(pattern, text)
+
+
+def regex_replace(text: str, pattern: str, replacement: str) -> str:
+    return re.sub(pattern, replacement, text)
+
+
+def from_json(text: str) -> Any:
+    """Parse a JSON string held in a dataset field."""
+    return json.loads(text)
+
+
+FILTERS = {
+    "options": options,
+    "letter": letter,
+    "boxed": boxed,
+    "regex_search": regex_search,
+    "regex_findall": regex_findall,
+    "regex_replace": regex_replace,
+    "from_json": from_json,
+}
+
+
 @cache
 def environment() -> ImmutableSandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(
@@ -44,6 +95,5 @@ def environment() -> ImmutableSandboxedEnvironment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
-    env.filters["options"] = options
-    env.filters["letter"] = letter
+    env.filters.update(FILTERS)
     return env

@@ -170,6 +170,7 @@ class PlanBuilder:
             tags=list(spec.tags),
             vars=dict(resolved.vars),
             origin=self.relative(resolved.file),
+            imported_from=spec.imported_from,
             family=spec.output.family
             or ("multiple_choice" if fmt.type == "multiple_choice" else "generative"),
             source=PlanSource(

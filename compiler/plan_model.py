@@ -141,6 +141,7 @@ class Unit(Base, kw_only=True):
     tags: list[str] = msgspec.field(default_factory=list)
     vars: dict[str, Any] = msgspec.field(default_factory=dict)
     origin: str  # the spec file, relative to the plan root
+    imported_from: str | None = None
     family: Literal["multiple_choice", "generative"]
     source: PlanSource
     seeds: PlanSeeds

@@ -321,6 +321,10 @@ class TaskSpec(Strict, kw_only=True):
     task: Name
     title: str
     domain: Literal["knowledge", "reasoning"]
+    imported_from: Annotated[
+        str | None,
+        Meta(description="Where an importer took this spec from (`taskseed import`)."),
+    ] = None
     description: str | None = None
     tags: list[str] = field(default_factory=list)
     vars: dict[str, Scalar] = field(default_factory=dict)

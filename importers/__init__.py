@@ -1,0 +1,1 @@
+"""Importers: convert task definitions from other tools into taskseed specs."""
