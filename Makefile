@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
 .PHONY: setup run test lint format typecheck golden schemas docs check \
-        bench bench-compile clean
+        bench bench-compile bench-run clean
 
 # lm-eval is a test dependency only for its task YAML files (the importer's tests read
 # the real files of this release); its own dependencies (torch, ...) are not needed.
@@ -24,10 +24,14 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# The main job: compile the catalog and run the default selection on the embedded model.
+# The main job: a real generation run on the embedded model (SmolLM2-135M-Instruct,
+# llama.cpp on the CPU) over one subtask of each starter task, seeded from the tasks'
+# fixture rows; writes out/ (dataset, rejects, manifest) and prints the funnel.
+RUN_TASKS := arc/easy,commonsense_qa,gsm8k,kmmlu/Computer-Science,mbpp,sciq,squad,xnli/en
+RUN_SEEDS := 3
+
 run: setup
-	$(BIN)/taskseed compile taskspecs -o out/plan.json
-	$(BIN)/taskseed plan show out/plan.json
+	$(BIN)/taskseed run taskspecs --fixtures --tasks '$(RUN_TASKS)' --limit-seeds $(RUN_SEEDS) -o out
 
 test: setup
 	$(BIN)/python -m pytest
@@ -57,11 +61,16 @@ docs: setup
 
 check: lint typecheck test
 
-bench: bench-compile
+bench: bench-compile bench-run
 
 # Validate and compile a catalog of about 700 subtasks, in process and as a fresh command.
 bench-compile: setup
 	$(BIN)/python bench/compile_bench.py
+
+# The main job's selection through the runtime, then the same requests through
+# llama-cpp-python alone, in one process: the share of raw engine speed kept.
+bench-run: setup
+	$(BIN)/python bench/run_bench.py --tasks '$(RUN_TASKS)' --limit-seeds $(RUN_SEEDS)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

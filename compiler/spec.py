@@ -268,7 +268,7 @@ class DedupSpec(Strict, kw_only=True):
     rows: Annotated[int, Meta(ge=1)] | None = None
     scope: Literal["subtask", "task", "catalog"] = "task"
     against_seeds: bool = True
-    fields: list[RecordField] = field(default_factory=lambda: ["question", "choices"])
+    fields: list[RecordField] = field(default_factory=lambda: ["question", "context"])
 
 
 class OutputSpec(Strict, kw_only=True):

@@ -1,0 +1,147 @@
+"""`taskseed run`: execute a plan (or specs, compiled on the fly) on an engine."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from taskseed.cli.errors import EXIT_OK, UserError
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("run", help="run a plan: generate, verify, filter, dedup, write")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="PLAN_OR_SPECS",
+        help="a plan.json, or spec files and folders to compile first",
+    )
+    p.add_argument("-o", "--out", default="out", help="output folder (default: out)")
+    p.add_argument(
+        "--engine", default="llama-cpp", help="llama-cpp (default), or package.module:factory"
+    )
+    p.add_argument("--model", help="llama-cpp: a GGUF file (default: SmolLM2-135M-Instruct)")
+    p.add_argument("--tasks", default="", help="comma-separated tasks or task/subtask globs")
+    p.add_argument(
+        "--limit-seeds", type=int, default=None, metavar="N", help="at most N seeds per subtask"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed for reproducible sampling")
+    p.add_argument(
+        "--fixtures",
+        action="store_true",
+        help="seed from the tasks' offline fixture rows instead of their datasets",
+    )
+    p.add_argument("--format", choices=("jsonl", "parquet"), default="jsonl")
+    p.add_argument("--shard-size", type=int, default=10_000, metavar="N")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="engine requests in flight (default: what the engine takes)",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=600.0, metavar="S", help="seconds per engine request"
+    )
+    p.add_argument("--retries", type=int, default=3)
+    p.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        metavar="N",
+        help="cap every request's max_tokens (quick runs)",
+    )
+    p.add_argument("--root", default=".", help="local seed files are relative to this folder")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(handler=run)
+
+
+def load_plan(inputs: list[str]) -> Any:
+    from taskseed.cli.commands import read_plan
+
+    if len(inputs) == 1 and inputs[0].endswith(".json"):
+        return read_plan(inputs[0])
+    from taskseed.compiler.driver import compile_paths
+    from taskseed.compiler.render import render_text
+
+    result = compile_paths(inputs)
+    if result.plan is None:
+        sys.stderr.write(render_text(result.diagnostics.sorted(), result.sources))
+        raise UserError("the specs have errors; fix them or run `taskseed validate` first")
+    return result.plan
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from taskseed.runtime.engines import UnknownEngine, make_engine
+    from taskseed.runtime.engines.base import EngineError
+    from taskseed.runtime.engines.llama_cpp import ModelNotFound
+    from taskseed.runtime.progress import StageProgress, funnel_table
+    from taskseed.runtime.run import RunConfig, SelectionError, run_plan, select_units
+    from taskseed.runtime.seeds import SeedError
+    from taskseed.runtime.unit import RunOptions
+
+    for name in ("limit_seeds", "shard_size", "concurrency", "max_tokens"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    plan = load_plan(args.inputs)
+    patterns = [p.strip() for p in args.tasks.split(",") if p.strip()]
+    try:
+        units = select_units(plan, patterns)
+    except SelectionError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        engine = make_engine(args.engine, model=args.model)
+    except (UnknownEngine, ModelNotFound) as exc:
+        raise UserError(str(exc)) from None
+    options = RunOptions(
+        use_fixtures=args.fixtures,
+        limit_seeds=args.limit_seeds,
+        seed=args.seed,
+        root=Path(args.root),
+        timeout_s=args.timeout,
+        retries=args.retries,
+        max_tokens=args.max_tokens,
+    )
+    config = RunConfig(
+        out=Path(args.out),
+        options=options,
+        fmt=args.format,
+        shard_size=args.shard_size,
+        concurrency=args.concurrency or max(engine.max_concurrency * 2, 2),
+    )
+    console = Console(stderr=True)
+    show = not args.no_progress and console.is_terminal
+    console.print(
+        f"taskseed run: {len(units)} units, engine {engine.name} ({engine.model}), "
+        f"seeds from {'fixtures' if args.fixtures else 'datasets'} -> {config.out}/"
+    )
+
+    async def main() -> dict[str, Any]:
+        try:
+            with StageProgress(console, enabled=show, units=len(units)) as progress:
+                return await run_plan(plan, units, engine, config, progress)
+        finally:
+            await engine.close()
+
+    try:
+        manifest = asyncio.run(main())
+    except (SeedError, EngineError) as exc:
+        raise UserError(str(exc)) from None
+    out_console = Console()
+    if not out_console.is_terminal:
+        out_console = Console(width=160)
+    out_console.print(funnel_table(manifest["units"]))
+    files = manifest["files"]
+    records = sum(f["records"] for f in files)
+    rejected = sum(f["records"] for f in manifest["rejects"]["files"])
+    print(
+        f"wrote {records} records in {len(files)} file(s) under {config.out}/data/, "
+        f"{rejected} rejects under {config.out}/rejects/, manifest {config.out}/manifest.json"
+    )
+    return EXIT_OK

@@ -1,0 +1,90 @@
+"""Progress bars per stage, with rates and ETA (rich), and the funnel table at the end."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+FUNNEL = (
+    ("seeds", "seeds"),
+    ("normalized", "mapped"),
+    ("generated", "generated"),
+    ("parsed", "parsed"),
+    ("filtered", "filtered"),
+    ("verified", "verified"),
+    ("enriched", "enriched"),
+    ("deduplicated", "dup. dropped"),
+    ("written", "written"),
+)
+
+
+class StageProgress:
+    """Bars for units, seeds and engine requests; a no-op when disabled."""
+
+    def __init__(self, console: Console, *, enabled: bool, units: int) -> None:
+        self.enabled = enabled
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description:<9}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not enabled,
+        )
+        self._tasks: dict[str, TaskID] = {}
+        self._counts: Counter[str] = Counter()
+        for name, total in (("units", units), ("seeds", None), ("requests", None)):
+            self._tasks[name] = self._progress.add_task(name, total=total, rate="")
+
+    def __enter__(self) -> StageProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(*exc)  # type: ignore[arg-type]
+
+    def advance(self, stage: str, amount: int = 1) -> None:
+        self._counts[stage] += amount
+        task = self._tasks.get(stage)
+        if task is None:
+            return
+        elapsed = self._progress.tasks[task].elapsed or 0.0
+        rate = f"{self._counts[stage] / elapsed:6.1f}/s" if elapsed > 0 else ""
+        self._progress.update(task, advance=amount, rate=rate)
+
+
+def funnel_table(units: Mapping[str, Mapping[str, Any]]) -> Table:
+    """Counts per task (summed over its subtasks), one column per stage."""
+    per_task: dict[str, Counter[str]] = {}
+    for unit_id, info in units.items():
+        task = unit_id.split("/", 1)[0]
+        per_task.setdefault(task, Counter()).update(info["counts"])
+    table = Table(title="funnel per task", title_justify="left")
+    table.add_column("task")
+    for _, label in FUNNEL:
+        table.add_column(label, justify="right")
+    total: Counter[str] = Counter()
+    for task, counts in sorted(per_task.items()):
+        total.update(counts)
+        table.add_row(task, *(str(counts.get(key, 0)) for key, _ in FUNNEL))
+    if len(per_task) > 1:
+        table.add_row("all", *(str(total.get(key, 0)) for key, _ in FUNNEL), style="bold")
+    return table

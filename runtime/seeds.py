@@ -1,0 +1,130 @@
+"""Stage 1, seeds: stream a unit's native rows from its source.
+
+Sources: the fixture rows embedded in the plan (offline), local JSONL, Parquet or CSV
+files (read in slices through polars, never whole), or a Hugging Face dataset
+(`datasets`, streaming; the optional extra `[hf]`). Held-out splits are refused here
+too, whatever the plan says, so a hand-edited plan cannot seed from a benchmark.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from taskseed.compiler.mapping import MappingError, compile_expr
+from taskseed.compiler.plan_model import Plan, Unit
+from taskseed.compiler.rules import is_training_name, split_name
+
+SLICE_ROWS = 10_000
+Row = dict[str, Any]
+
+
+class SeedError(Exception):
+    """A seed source that cannot be read: a one-line message for the user."""
+
+
+def check_split(unit: Unit) -> None:
+    seeds = unit.seeds
+    name = split_name(seeds.split)
+    if name in {split_name(s) for s in seeds.eval_splits}:
+        raise SeedError(f"{unit.id}: split `{seeds.split}` is evaluated on; refusing to seed")
+    if not is_training_name(seeds.split) and not seeds.training_split_reason:
+        raise SeedError(f"{unit.id}: split `{seeds.split}` is not a training split; refusing")
+
+
+def iter_rows(
+    plan: Plan, unit: Unit, *, use_fixtures: bool, root: Path, limit: int | None = None
+) -> Iterator[Row]:
+    """The unit's rows (after `seeds.where`), at most `limit` of them."""
+    check_split(unit)
+    if use_fixtures:
+        if unit.seeds.fixture is None:
+            raise SeedError(f"{unit.id}: the plan has no fixture rows for this unit")
+        rows: Iterator[Row] = iter(plan.fixtures[unit.seeds.fixture].rows)
+    elif unit.seeds.files:
+        rows = _local_rows(unit, root)
+    elif unit.seeds.dataset:
+        rows = _hf_rows(unit)
+    else:
+        raise SeedError(f"{unit.id}: the plan names no seed source")
+    count = 0
+    where = compile_expr(unit.seeds.where) if unit.seeds.where else None
+    for row in rows:
+        if limit is not None and count >= limit:
+            return
+        if where is not None:
+            try:
+                keep = where(row)
+            except Exception as exc:
+                raise MappingError("seeds.where", f"{type(exc).__name__}: {exc}") from None
+            if not keep:
+                continue
+        count += 1
+        yield row
+
+
+def _local_rows(unit: Unit, root: Path) -> Iterator[Row]:
+    import polars as pl
+
+    paths: list[str] = []
+    for pattern in unit.seeds.files:
+        matches = sorted(glob.glob(str(root / pattern)))
+        if not matches:
+            raise SeedError(f"{unit.id}: no seed file matches {pattern} (relative to {root})")
+        paths.extend(matches)
+    for path in paths:
+        fmt = unit.seeds.format or _format_of(path)
+        if fmt == "parquet":
+            frame = pl.scan_parquet(path)
+        elif fmt == "csv":
+            frame = pl.scan_csv(path)
+        elif fmt == "jsonl":
+            frame = pl.scan_ndjson(path)
+        else:
+            raise SeedError(f"{unit.id}: cannot tell the format of {path}; set `seeds.format`")
+        offset = 0
+        while True:
+            batch = frame.slice(offset, SLICE_ROWS).collect()
+            if batch.height == 0:
+                break
+            yield from batch.iter_rows(named=True)
+            offset += batch.height
+
+
+def _format_of(path: str) -> str | None:
+    lowered = path.lower()
+    for suffix, fmt in (
+        (".parquet", "parquet"),
+        (".csv", "csv"),
+        (".jsonl", "jsonl"),
+        (".ndjson", "jsonl"),
+        (".json", "jsonl"),
+    ):
+        if lowered.endswith(suffix):
+            return fmt
+    return None
+
+
+def _hf_rows(unit: Unit) -> Iterator[Row]:
+    try:
+        import datasets
+    except ModuleNotFoundError:
+        raise SeedError(
+            "reading Hugging Face datasets needs the optional extra: pip install 'taskseed[hf]'"
+        ) from None
+    seeds = unit.seeds
+    assert seeds.dataset is not None
+    try:
+        stream = datasets.load_dataset(
+            seeds.dataset,
+            seeds.config,
+            split=seeds.split,
+            revision=seeds.revision,
+            streaming=True,
+        )
+    except Exception as exc:  # network, missing config, missing split, ...
+        raise SeedError(f"{unit.id}: cannot load {seeds.dataset}: {exc}") from None
+    for row in stream:
+        yield dict(row)

@@ -1,0 +1,371 @@
+"""One plan unit through the stages: seeds -> normalize -> generate -> parse -> filter ->
+verify -> enrich (-> parse, agree, filter). Dedup and writing happen in `finalize.py`,
+across units.
+
+Engine calls are bounded by a shared semaphore, time out, and are retried with
+exponential backoff; a request that still fails becomes a reject, never a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from taskseed.compiler.mapping import MappingError, normalize, row_id
+from taskseed.compiler.plan_model import Plan, PlanStep, Unit
+from taskseed.compiler.records import ItemFields, OutputRecord, SeedRecord, Verification
+from taskseed.runtime import output_schemas
+from taskseed.runtime.answers import answer_key, same_answer
+from taskseed.runtime.dedup import item_text
+from taskseed.runtime.engines.base import ChatRequest, Completion, EngineError
+from taskseed.runtime.filters import reject_reasons
+from taskseed.runtime.ledger import LedgeredEngine
+from taskseed.runtime.parse import Malformed, parse_fields, parse_item
+from taskseed.runtime.prompts import capped, chat_request, item_dict, render, request_seed
+from taskseed.runtime.results import Reject, UnitOutput, record_id
+from taskseed.runtime.seeds import iter_rows
+from taskseed.runtime.verify import vote
+
+Progress = Callable[[str, int], None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    use_fixtures: bool = False
+    limit_seeds: int | None = None
+    seed: int = 0
+    root: Path = Path(".")
+    timeout_s: float = 600.0
+    retries: int = 3
+    backoff_s: float = 0.5
+    max_tokens: int | None = None  # a cap on every request's max_tokens
+
+
+@dataclass
+class UnitRunner:
+    plan: Plan
+    unit: Unit
+    engine: LedgeredEngine
+    options: RunOptions
+    semaphore: asyncio.Semaphore
+    progress: Progress = lambda stage, n: None
+    counts: Counter[str] = field(default_factory=Counter)
+    rejects: list[Reject] = field(default_factory=list)
+    tokens: Counter[str] = field(default_factory=Counter)
+    seeds: dict[str, SeedRecord] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ engine
+
+    async def call(self, request: ChatRequest) -> Completion | str:
+        """A completion, or the reason the engine could not give one."""
+        last = ""
+        for attempt in range(self.options.retries + 1):
+            try:
+                async with self.semaphore:
+                    completion, replayed = await asyncio.wait_for(
+                        self.engine.generate(request), self.options.timeout_s
+                    )
+            except (EngineError, TimeoutError, OSError) as exc:
+                last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if attempt < self.options.retries:
+                    await asyncio.sleep(self.options.backoff_s * 2**attempt)
+                continue
+            self.tokens["replayed" if replayed else "sent"] += 1
+            self.tokens["prompt"] += completion.prompt_tokens
+            self.tokens["completion"] += completion.completion_tokens
+            self.progress("requests", 1)
+            return completion
+        return f"engine failed after {self.options.retries + 1} attempts: {last}"
+
+    def reject(self, stage: str, item_id: str, reason: str, **extra: Any) -> None:
+        self.rejects.append(
+            Reject(id=item_id, unit=self.unit.id, stage=stage, reason=reason, **extra)
+        )
+
+    def malformed(
+        self, stage: str, item_id: str, why: Malformed, kind: str, seed_id: str, text: str
+    ) -> None:
+        """Reject an engine answer that did not parse, keeping (the start of) its text."""
+        self.reject(
+            stage, item_id, why.reason, kind=kind, seed_id=seed_id, item={"text": text[:2000]}
+        )
+
+    # ------------------------------------------------------------------- run
+
+    async def run(self, run_key: str) -> UnitOutput:
+        start = time.perf_counter()
+        seeds = self.normalize()
+        self.seeds = {seed.id: seed for seed in seeds}
+        steps = {step.kind: step for step in self.unit.steps}
+        base: list[OutputRecord] = []
+        similar = steps.get("similar_question")
+        if similar is not None:
+            batches = await gather(self.similar(seed, similar) for seed in seeds)
+            base = self.filter([item for batch in batches for item in batch], count="filtered")
+            base = [item for item in await gather(self.verify(i) for i in base) if item]
+        records = list(base)
+        for kind in ("answer_enriched", "context_enriched"):
+            step = steps.get(kind)
+            if step is None:
+                continue
+            inputs = (
+                base
+                if step.source == "similar_question"
+                else [self.seed_item(seed) for seed in seeds]
+            )
+            batches = await gather(self.enrich(step, item) for item in inputs)
+            enriched = [item for batch in batches for item in batch]
+            records.extend(self.filter(enriched, count="enriched"))
+        return UnitOutput(
+            unit=self.unit.id,
+            run_key=run_key,
+            records=sorted(records, key=lambda r: r.id),
+            rejects=sorted(self.rejects, key=lambda r: (r.stage, r.id)),
+            seed_texts={
+                s.id: item_text(msgspec.structs.asdict(s), self.unit.dedup.fields) for s in seeds
+            },
+            counts=dict(self.counts),
+            prompt_tokens=self.tokens["prompt"],
+            completion_tokens=self.tokens["completion"],
+            requests_sent=self.tokens["sent"],
+            requests_replayed=self.tokens["replayed"],
+            seconds=round(time.perf_counter() - start, 3),
+        )
+
+    # ---------------------------------------------------------------- stages
+
+    def normalize(self) -> list[SeedRecord]:
+        seeds: list[SeedRecord] = []
+        seen: set[str] = set()
+        rows = iter_rows(
+            self.plan,
+            self.unit,
+            use_fixtures=self.options.use_fixtures,
+            root=self.options.root,
+            limit=self.options.limit_seeds,
+        )
+        for row in rows:
+            self.counts["seeds"] += 1
+            self.progress("seeds", 1)
+            try:
+                record = normalize(
+                    row, self.unit.mapping, self.unit.format, self.unit.task, self.unit.subtask
+                )
+            except MappingError as exc:
+                self.reject("normalize", row_id(row), str(exc))
+                continue
+            if record.id in seen:
+                self.reject("normalize", record.id, "duplicate seed id", seed_id=record.id)
+                continue
+            seen.add(record.id)
+            seeds.append(record)
+        self.counts["normalized"] = len(seeds)
+        return seeds
+
+    async def similar(self, seed: SeedRecord, step: PlanStep) -> list[OutputRecord]:
+        unit = self.unit
+        messages = render(self.plan, unit, step.prompt, seed=seed, item=None, n=step.per_seed)
+        request = chat_request(
+            messages,
+            capped(step.sampling, self.options.max_tokens),
+            request_seed(self.options.seed, unit.id, seed.id, step.kind),
+            n=step.per_seed,
+            json_schema=output_schemas.similar_question(unit.format, seed),
+        )
+        result = await self.call(request)
+        if isinstance(result, str):
+            for index in range(step.per_seed):
+                self.reject(
+                    "generate",
+                    record_id(unit.id, seed.id, step.kind, str(index)),
+                    result,
+                    kind=step.kind,
+                    seed_id=seed.id,
+                )
+            return []
+        items = []
+        for index, choice in enumerate(result.choices):
+            self.counts["generated"] += 1
+            item_id = record_id(unit.id, seed.id, step.kind, str(index))
+            parsed = parse_item(choice, unit.format, seed, shuffle_key=item_id)
+            if isinstance(parsed, Malformed):
+                self.malformed("parse", item_id, parsed, step.kind, seed.id, choice.text)
+                continue
+            self.counts["parsed"] += 1
+            items.append(self.record(parsed, item_id, step.kind, seed.id, None))
+        return items
+
+    async def verify(self, item: OutputRecord) -> OutputRecord | None:
+        unit, spec = self.unit, self.unit.verify
+        fmt = unit.format
+        method = spec.extractor
+        if not spec.enabled or spec.prompt is None or fmt.type in ("code", "free_form"):
+            reason = "disabled" if not spec.enabled else f"no {fmt.type} extractor"
+            verification = Verification(status="unverified", k=0, method=reason)
+            return msgspec.structs.replace(item, verification=verification)
+        seed = self.seeds[item.seed_id]
+        messages = render(self.plan, unit, spec.prompt, seed=seed, item=item_dict(item), n=spec.k)
+        request = chat_request(
+            messages,
+            capped(spec.sampling, self.options.max_tokens),
+            request_seed(self.options.seed, unit.id, item.id, "verify"),
+            n=spec.k,
+            json_schema=output_schemas.verify_answer(fmt, item),
+        )
+        result = await self.call(request)
+        if isinstance(result, str):
+            self.reject("verify", item.id, result, kind=item.kind, seed_id=item.seed_id)
+            return None
+        keys = []
+        for choice in result.choices:
+            fields = parse_fields(choice, ("answer",))
+            keys.append(
+                None
+                if isinstance(fields, Malformed)
+                else answer_key(fields["answer"], fmt, item.choices)
+            )
+        record, passed = vote(
+            keys,
+            spec.k,
+            spec.threshold,
+            lambda key: same_answer(key, item.answer, fmt, item.choices),
+            method,
+        )
+        if not passed:
+            self.reject(
+                "verify",
+                item.id,
+                f"majority {record.majority!r} with agreement {record.agreement:.2f} "
+                f"(threshold {spec.threshold}) does not confirm the answer {item.answer!r}",
+                kind=item.kind,
+                seed_id=item.seed_id,
+                item=msgspec.structs.asdict(record),
+            )
+            return None
+        self.counts["verified"] += 1
+        return msgspec.structs.replace(item, verification=record)
+
+    async def enrich(self, step: PlanStep, item: OutputRecord) -> list[OutputRecord]:
+        unit, fmt = self.unit, self.unit.format
+        seed = self.seeds[item.seed_id]
+        messages = render(
+            self.plan, unit, step.prompt, seed=seed, item=item_dict(item), n=step.per_seed
+        )
+        schema = (
+            output_schemas.answer_enriched(fmt, item)
+            if step.kind == "answer_enriched"
+            else output_schemas.context_enriched()
+        )
+        request = chat_request(
+            messages,
+            capped(step.sampling, self.options.max_tokens),
+            request_seed(self.options.seed, unit.id, item.id, step.kind),
+            n=step.per_seed,
+            json_schema=schema,
+        )
+        result = await self.call(request)
+        out = []
+        for index, choice in enumerate(result.choices if not isinstance(result, str) else []):
+            item_id = record_id(unit.id, item.id, step.kind, str(index))
+            names = ("rationale", "answer") if step.kind == "answer_enriched" else ("context",)
+            fields = parse_fields(choice, names)
+            if isinstance(fields, Malformed):
+                self.malformed("enrich", item_id, fields, step.kind, item.seed_id, choice.text)
+                continue
+            if step.kind == "answer_enriched":
+                key = answer_key(fields["answer"], fmt, item.choices)
+                extractable = fmt.type not in ("code", "free_form")
+                if extractable and (
+                    key is None or not same_answer(key, item.answer, fmt, item.choices)
+                ):
+                    self.reject(
+                        "enrich",
+                        item_id,
+                        f"the explanation ends at {fields['answer']!r}, not at the "
+                        f"verified answer {item.answer!r}",
+                        kind=step.kind,
+                        seed_id=item.seed_id,
+                    )
+                    continue
+                enriched = msgspec.structs.replace(item, rationale=fields["rationale"])
+            else:
+                context = fields["context"]
+                if item.context:
+                    context = f"{context}\n\n{item.context}"
+                enriched = msgspec.structs.replace(item, context=context)
+            out.append(
+                msgspec.structs.replace(enriched, id=item_id, kind=step.kind, parent_id=item.id)
+            )
+        if isinstance(result, str):
+            self.reject(
+                "enrich",
+                record_id(unit.id, item.id, step.kind),
+                result,
+                kind=step.kind,
+                seed_id=item.seed_id,
+            )
+        return out
+
+    def filter(self, items: list[OutputRecord], *, count: str) -> list[OutputRecord]:
+        """The items that pass the unit's filters; `count` names the funnel stage."""
+        reasons = reject_reasons(
+            [msgspec.structs.asdict(i) for i in items], self.unit.filters, self.unit.format
+        )
+        kept = []
+        for item, reason in zip(items, reasons, strict=True):
+            if reason is None:
+                kept.append(item)
+            else:
+                self.reject(
+                    "filter",
+                    item.id,
+                    reason,
+                    kind=item.kind,
+                    seed_id=item.seed_id,
+                    item=msgspec.structs.asdict(item),
+                )
+        self.counts[count] += len(kept)
+        return kept
+
+    # --------------------------------------------------------------- helpers
+
+    def record(
+        self, fields: ItemFields, item_id: str, kind: str, seed_id: str, parent: str | None
+    ) -> OutputRecord:
+        unit = self.unit
+        return OutputRecord(
+            **msgspec.structs.asdict(fields),
+            id=item_id,
+            task=unit.task,
+            subtask=unit.subtask,
+            domain=unit.domain,
+            kind=kind,  # type: ignore[arg-type]
+            family=unit.family,
+            seed_id=seed_id,
+            parent_id=parent,
+            unit_fingerprint=unit.fingerprint,
+            model=self.engine.model,
+            license=unit.source.license,
+        )
+
+    def seed_item(self, seed: SeedRecord) -> OutputRecord:
+        """A seed as the input item of an enrichment that takes its input `from: seed`."""
+        fields = ItemFields(**{f: getattr(seed, f) for f in ItemFields.__struct_fields__})
+        record = self.record(
+            fields, record_id(self.unit.id, "seed", seed.id), "similar_question", seed.id, None
+        )
+        return msgspec.structs.replace(
+            record, verification=Verification(status="unverified", k=0, method="seed")
+        )
+
+
+async def gather(tasks: Any) -> list[Any]:
+    awaitables: list[Awaitable[Any]] = list(tasks)
+    return list(await asyncio.gather(*awaitables))
