@@ -26,6 +26,7 @@ from taskseed.compiler.plan_model import (
     Plan,
     PlanAnswer,
     PlanBounds,
+    PlanDecontaminate,
     PlanDedup,
     PlanFilters,
     PlanFixture,
@@ -183,6 +184,7 @@ class PlanBuilder:
             verify=verify,
             filters=_filters(spec),
             dedup=_dedup(spec),
+            decontaminate=self.decontaminate(spec, tree),
         )
         unit.fingerprint = content_id(msgspec.json.encode(unit, order="deterministic"))
         return unit
@@ -229,6 +231,24 @@ class PlanBuilder:
             eval_splits=list(seeds.eval_splits),
             where=seeds.where,
             fixture=fixture_id,
+        )
+
+    def decontaminate(self, spec: TaskSpec, tree: MapNode) -> PlanDecontaminate:
+        d = spec.decontaminate
+        files: list[str] = []
+        if d.files is not None:
+            node = lookup(tree, ("decontaminate", "files"))
+            base = self.written_in(node) if node is not None else resolved_dir(tree)
+            items = [d.files] if isinstance(d.files, str) else d.files
+            files = [self.relative(base / item) for item in items]
+        splits = list(d.splits) if d.splits is not None else list(spec.seeds.eval_splits)
+        return PlanDecontaminate(
+            enabled=d.enabled,
+            ngram=d.ngram,
+            threshold=d.threshold,
+            splits=splits,
+            files=files,
+            fields=list(d.fields),
         )
 
     def mapping(self, spec: TaskSpec, tree: MapNode, fixture: Fixture | None) -> PlanMapping:

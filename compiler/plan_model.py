@@ -131,6 +131,15 @@ class PlanDedup(Base, kw_only=True):
     fields: list[str]
 
 
+class PlanDecontaminate(Base, kw_only=True):
+    enabled: bool = True
+    ngram: int = 13
+    threshold: float = 0.7
+    splits: list[str] = msgspec.field(default_factory=list)  # held-out splits of the dataset
+    files: list[str] = msgspec.field(default_factory=list)  # relative to the plan root
+    fields: list[str] = msgspec.field(default_factory=lambda: ["question", "context"])
+
+
 class Unit(Base, kw_only=True):
     id: str  # "task/subtask"
     task: str
@@ -151,6 +160,7 @@ class Unit(Base, kw_only=True):
     verify: PlanVerify
     filters: PlanFilters
     dedup: PlanDedup
+    decontaminate: PlanDecontaminate = msgspec.field(default_factory=PlanDecontaminate)
     fingerprint: str = ""
 
 

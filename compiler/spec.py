@@ -271,6 +271,27 @@ class DedupSpec(Strict, kw_only=True):
     fields: list[RecordField] = field(default_factory=lambda: ["question", "context"])
 
 
+class DecontaminateSpec(Strict, kw_only=True):
+    """Drop generated items that reproduce held-out evaluation items."""
+
+    enabled: bool = True
+    ngram: Annotated[
+        int, Meta(ge=4, le=64, description="Words in an overlapping n-gram (13 as in GPT-3).")
+    ] = 13
+    threshold: Annotated[
+        Probability, Meta(description="MinHash Jaccard similarity that also counts as a match.")
+    ] = 0.7
+    splits: Annotated[
+        list[str] | None,
+        Meta(description="Evaluation splits to check against; `seeds.eval_splits` by default."),
+    ] = None
+    files: Annotated[
+        str | list[str] | None,
+        Meta(description="Local files of evaluation items in the dataset's row format."),
+    ] = None
+    fields: list[RecordField] = field(default_factory=lambda: ["question", "context"])
+
+
 class OutputSpec(Strict, kw_only=True):
     """Which released family the records belong to."""
 
@@ -292,6 +313,7 @@ class SubtaskOverrides(Strict, kw_only=True):
     verify: VerifySpec | None = None
     filters: FiltersSpec | None = None
     dedup: DedupSpec | None = None
+    decontaminate: DecontaminateSpec | None = None
     output: OutputSpec | None = None
 
 
@@ -337,6 +359,7 @@ class TaskSpec(Strict, kw_only=True):
     verify: VerifySpec = field(default_factory=VerifySpec)
     filters: FiltersSpec = field(default_factory=FiltersSpec)
     dedup: DedupSpec = field(default_factory=DedupSpec)
+    decontaminate: DecontaminateSpec = field(default_factory=DecontaminateSpec)
     output: OutputSpec = field(default_factory=OutputSpec)
 
 
