@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
 .PHONY: setup run test lint format typecheck golden schemas docs check \
-        bench bench-compile bench-run clean
+        bench bench-compile bench-run bench-filters bench-engines clean
 
 # lm-eval is a test dependency only for its task YAML files (the importer's tests read
 # the real files of this release); its own dependencies (torch, ...) are not needed.
@@ -61,11 +61,21 @@ docs: setup
 
 check: lint typecheck test
 
-bench: bench-compile bench-run
+bench: bench-compile bench-run bench-filters bench-engines
 
 # Validate and compile a catalog of about 700 subtasks, in process and as a fresh command.
 bench-compile: setup
 	$(BIN)/python bench/compile_bench.py
+
+# Dedup (our MinHash and LSH beside datasketch's, recall per similarity band) and the
+# fused polars filter beside a plain Python loop over the same million rows.
+bench-filters: setup
+	$(BIN)/python bench/dedup_bench.py
+	$(BIN)/python bench/filter_bench.py
+
+# The OpenAI-compatible client beside the official client, and engine utilization.
+bench-engines: setup
+	$(BIN)/python bench/engines_bench.py
 
 # The main job's selection through the runtime, then the same requests through
 # llama-cpp-python alone, in one process: the share of raw engine speed kept.
