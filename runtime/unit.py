@@ -23,6 +23,7 @@ from taskseed.compiler.plan_model import Plan, PlanStep, Unit
 from taskseed.compiler.records import ItemFields, OutputRecord, SeedRecord, Verification
 from taskseed.runtime import output_schemas
 from taskseed.runtime.answers import answer_key, same_answer
+from taskseed.runtime.batcher import MicroBatcher
 from taskseed.runtime.dedup import item_text
 from taskseed.runtime.engines.base import ChatRequest, Completion, EngineError
 from taskseed.runtime.filters import reject_reasons
@@ -61,6 +62,12 @@ class UnitRunner:
     tokens: Counter[str] = field(default_factory=Counter)
     seeds: dict[str, SeedRecord] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        unit = self.unit
+        self.filter_batches: MicroBatcher[dict[str, Any], str | None] = MicroBatcher(
+            lambda rows: reject_reasons(rows, unit.filters, unit.format)
+        )
+
     # ------------------------------------------------------------------ engine
 
     async def call(self, request: ChatRequest) -> Completion | str:
@@ -74,6 +81,8 @@ class UnitRunner:
                     )
             except (EngineError, TimeoutError, OSError) as exc:
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                if isinstance(exc, EngineError) and not exc.retryable:
+                    return f"engine refused: {exc}"
                 if attempt < self.options.retries:
                     await asyncio.sleep(self.options.backoff_s * 2**attempt)
                 continue
@@ -103,26 +112,10 @@ class UnitRunner:
         start = time.perf_counter()
         seeds = self.normalize()
         self.seeds = {seed.id: seed for seed in seeds}
-        steps = {step.kind: step for step in self.unit.steps}
-        base: list[OutputRecord] = []
-        similar = steps.get("similar_question")
-        if similar is not None:
-            batches = await gather(self.similar(seed, similar) for seed in seeds)
-            base = self.filter([item for batch in batches for item in batch], count="filtered")
-            base = [item for item in await gather(self.verify(i) for i in base) if item]
-        records = list(base)
-        for kind in ("answer_enriched", "context_enriched"):
-            step = steps.get(kind)
-            if step is None:
-                continue
-            inputs = (
-                base
-                if step.source == "similar_question"
-                else [self.seed_item(seed) for seed in seeds]
-            )
-            batches = await gather(self.enrich(step, item) for item in inputs)
-            enriched = [item for batch in batches for item in batch]
-            records.extend(self.filter(enriched, count="enriched"))
+        # Each seed flows through the stages on its own: no stage waits for the slowest
+        # seed of the unit, so the engine stays full from the first request to the last.
+        flows = await gather(self.seed_flow(seed) for seed in seeds)
+        records = [record for flow in flows for record in flow]
         return UnitOutput(
             unit=self.unit.id,
             run_key=run_key,
@@ -138,6 +131,25 @@ class UnitRunner:
             requests_replayed=self.tokens["replayed"],
             seconds=round(time.perf_counter() - start, 3),
         )
+
+    async def seed_flow(self, seed: SeedRecord) -> list[OutputRecord]:
+        """One seed: similar questions -> filter -> verify -> enrichments -> filter."""
+        steps = {step.kind: step for step in self.unit.steps}
+        base: list[OutputRecord] = []
+        similar = steps.get("similar_question")
+        if similar is not None:
+            items = await self.filter(await self.similar(seed, similar), count="filtered")
+            base = [item for item in await gather(self.verify(i) for i in items) if item]
+        records = list(base)
+        for kind in ("answer_enriched", "context_enriched"):
+            step = steps.get(kind)
+            if step is None:
+                continue
+            inputs = base if step.source == "similar_question" else [self.seed_item(seed)]
+            batches = await gather(self.enrich(step, item) for item in inputs)
+            enriched = [item for batch in batches for item in batch]
+            records.extend(await self.filter(enriched, count="enriched"))
+        return records
 
     # ---------------------------------------------------------------- stages
 
@@ -313,11 +325,9 @@ class UnitRunner:
             )
         return out
 
-    def filter(self, items: list[OutputRecord], *, count: str) -> list[OutputRecord]:
+    async def filter(self, items: list[OutputRecord], *, count: str) -> list[OutputRecord]:
         """The items that pass the unit's filters; `count` names the funnel stage."""
-        reasons = reject_reasons(
-            [msgspec.structs.asdict(i) for i in items], self.unit.filters, self.unit.format
-        )
+        reasons = await self.filter_batches.submit([msgspec.structs.asdict(i) for i in items])
         kept = []
         for item, reason in zip(items, reasons, strict=True):
             if reason is None:

@@ -1,6 +1,8 @@
 """Engines behind one interface (`base.Engine`), chosen by name on the command line.
 
-Built in: `llama-cpp` (the embedded CPU default). Any other engine can be named by its
+Built in: `llama-cpp` (the embedded CPU default) and `openai` (any OpenAI-compatible
+server: trtllm-serve, vLLM, SGLang, NIM, llama.cpp's server). Any other engine can be
+named by its
 factory's import path, `package.module:factory`: a callable that takes the keyword
 options of `make_engine` and returns an `Engine`.
 """
@@ -25,7 +27,13 @@ def _llama_cpp(model: str | None = None, **options: Any) -> Engine:
     return LlamaCppEngine(Path(model) if model else None, **options)
 
 
-BUILTIN: dict[str, Callable[..., Engine]] = {"llama-cpp": _llama_cpp}
+def _openai(**options: Any) -> Engine:
+    from taskseed.runtime.engines.openai_compat import OpenAICompatEngine
+
+    return OpenAICompatEngine(**options)
+
+
+BUILTIN: dict[str, Callable[..., Engine]] = {"llama-cpp": _llama_cpp, "openai": _openai}
 
 
 def make_engine(name: str, **options: Any) -> Engine:

