@@ -72,6 +72,38 @@ def register(sub: Any) -> None:
     )
     run.add_argument("--root", default=".", help="local seed files are relative to this folder")
 
+    scale = p.add_argument_group("scale")
+    scale.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local (this process) or ray (units spread over a Ray cluster)",
+    )
+    scale.add_argument(
+        "--address",
+        help="ray: the cluster (`auto`, host:port, ray://...); default: start a local Ray instance",
+    )
+    scale.add_argument(
+        "--shards",
+        type=int,
+        metavar="N",
+        help="ray: engines to run (default: GPUs, endpoints, or CPUs)",
+    )
+    scale.add_argument("--cpus-per-shard", type=float, default=1.0, metavar="N")
+    scale.add_argument(
+        "--gpus-per-shard",
+        type=float,
+        default=0.0,
+        metavar="N",
+        help="ray: GPUs for each shard's engine (1 for in-process GPU engines)",
+    )
+    scale.add_argument(
+        "--ray-cpus",
+        type=int,
+        metavar="N",
+        help="ray: CPUs of the local instance started when no --address",
+    )
+
     out = p.add_argument_group("output and requests")
     out.add_argument("--format", choices=("jsonl", "parquet"), default="jsonl")
     out.add_argument("--shard-size", type=int, default=10_000, metavar="N")
@@ -147,12 +179,6 @@ def run_command(args: argparse.Namespace) -> int:
         units = select_units(plan, patterns)
     except SelectionError as exc:
         raise UserError(str(exc)) from None
-    try:
-        engine = make_engine(args.engine, **engine_options(args))
-    except (UnknownEngine, ModelNotFound, EngineError) as exc:
-        raise UserError(str(exc)) from None
-    except TypeError as exc:
-        raise UserError(f"engine `{args.engine}` does not take these options: {exc}") from None
     options = RunOptions(
         use_fixtures=args.fixtures,
         limit_seeds=args.limit_seeds,
@@ -162,38 +188,92 @@ def run_command(args: argparse.Namespace) -> int:
         retries=args.retries,
         max_tokens=args.max_tokens,
     )
-    config = RunConfig(
-        out=Path(args.out),
-        options=options,
-        fmt=args.format,
-        shard_size=args.shard_size,
-        concurrency=args.concurrency or max(engine.max_concurrency * 2, 2),
-    )
     console = Console(stderr=True)
     show = not args.no_progress and console.is_terminal
-    console.print(
-        f"taskseed run: {len(units)} units, engine {engine.name} ({engine.model}), "
-        f"seeds from {'fixtures' if args.fixtures else 'datasets'} -> {config.out}/"
-    )
-
-    async def main() -> dict[str, Any]:
+    source = "fixtures" if args.fixtures else "datasets"
+    if args.executor == "ray":
+        manifest = run_ray(args, plan, units, options, console, show)
+    else:
         try:
-            with StageProgress(console, enabled=show, units=len(units)) as progress:
-                return await run_plan(plan, units, engine, config, progress)
-        finally:
-            await engine.close()
+            engine = make_engine(args.engine, **engine_options(args))
+        except (UnknownEngine, ModelNotFound, EngineError) as exc:
+            raise UserError(str(exc)) from None
+        except TypeError as exc:
+            raise UserError(f"engine `{args.engine}` does not take these options: {exc}") from None
+        config = RunConfig(
+            out=Path(args.out),
+            options=options,
+            fmt=args.format,
+            shard_size=args.shard_size,
+            concurrency=args.concurrency or max(engine.max_concurrency * 2, 2),
+        )
+        console.print(
+            f"taskseed run: {len(units)} units, engine {engine.name} ({engine.model}), "
+            f"seeds from {source} -> {config.out}/"
+        )
 
-    try:
-        manifest = asyncio.run(main())
-    except (SeedError, EngineError) as exc:
-        raise UserError(str(exc)) from None
+        async def main() -> dict[str, Any]:
+            try:
+                with StageProgress(console, enabled=show, units=len(units)) as progress:
+                    return await run_plan(plan, units, engine, config, progress)
+            finally:
+                await engine.close()
+
+        try:
+            manifest = asyncio.run(main())
+        except (SeedError, EngineError) as exc:
+            raise UserError(str(exc)) from None
     out_console = Console() if sys.stdout.isatty() else Console(width=160)
     out_console.print(funnel_table(manifest["units"]))
     files = manifest["files"]
     records = sum(f["records"] for f in files)
     rejected = sum(f["records"] for f in manifest["rejects"]["files"])
     print(
-        f"wrote {records} records in {len(files)} file(s) under {config.out}/data/, "
-        f"{rejected} rejects under {config.out}/rejects/, manifest {config.out}/manifest.json"
+        f"wrote {records} records in {len(files)} file(s) under {args.out}/data/, "
+        f"{rejected} rejects under {args.out}/rejects/, manifest {args.out}/manifest.json"
     )
     return EXIT_OK
+
+
+def run_ray(
+    args: argparse.Namespace,
+    plan: Any,
+    units: Any,
+    options: Any,
+    console: Any,
+    show: bool,
+) -> dict[str, Any]:
+    """The units spread over a Ray cluster; one engine per shard, built on its worker."""
+    from taskseed.runtime.progress import StageProgress
+    from taskseed.runtime.ray_executor import RaySettings, RayUnavailable, run_on_ray
+    from taskseed.runtime.run import RunConfig
+
+    engine_opts = engine_options(args)
+    config = RunConfig(
+        out=Path(args.out),
+        options=options,
+        fmt=args.format,
+        shard_size=args.shard_size,
+        concurrency=args.concurrency or 1024,
+    )
+    settings = RaySettings(
+        address=args.address,
+        shards=args.shards,
+        cpus_per_shard=args.cpus_per_shard,
+        gpus_per_shard=args.gpus_per_shard,
+        local_cpus=args.ray_cpus,
+    )
+    console.print(
+        f"taskseed run: {len(units)} units on Ray ({args.address or 'a local instance'}), "
+        f"engine {args.engine} per shard -> {config.out}/"
+    )
+    try:
+        with StageProgress(console, enabled=show, units=len(units)) as progress:
+            return run_on_ray(plan, units, args.engine, engine_opts, config, settings, progress)
+    except RayUnavailable as exc:
+        raise UserError(str(exc)) from None
+    except Exception as exc:  # a shard failed on its worker: Ray wraps the cause
+        cause = getattr(exc, "cause", None) or exc
+        if type(exc).__name__.startswith("Ray"):
+            raise UserError(f"a shard failed: {type(cause).__name__}: {cause}") from None
+        raise

@@ -43,9 +43,13 @@ class LedgerStats:
 
 
 class Ledger:
-    def __init__(self, path: Path) -> None:
+    """One SQLite ledger to write, and optionally others to read (other shards' ledgers,
+    so that a run resumed with another sharding still replays what was paid for)."""
+
+    def __init__(self, path: Path, read_also: list[Path] | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.read_also = list(read_also or [])
         self._local = threading.local()
         self._conn().executescript(SCHEMA)
 
@@ -59,10 +63,30 @@ class Ledger:
         return conn
 
     def get(self, key: str) -> Completion | None:
-        row = self._conn().execute("SELECT response FROM requests WHERE key = ?", (key,)).fetchone()
+        query = "SELECT response FROM requests WHERE key = ?"
+        row = self._conn().execute(query, (key,)).fetchone()
+        if row is None:
+            for other in self._others():
+                row = other.execute(query, (key,)).fetchone()
+                if row is not None:
+                    break
         if row is None:
             return None
         return msgspec.json.decode(row[0], type=Completion)
+
+    def _others(self) -> list[sqlite3.Connection]:
+        others: list[sqlite3.Connection] | None = getattr(self._local, "others", None)
+        if others is None:
+            others = []
+            for path in self.read_also:
+                try:
+                    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+                    conn.execute("SELECT 1 FROM requests LIMIT 1")
+                except sqlite3.Error:
+                    continue  # not a ledger (yet): nothing to replay from it
+                others.append(conn)
+            self._local.others = others
+        return others
 
     def put(
         self, key: str, model: str, request: ChatRequest, response: Completion, seconds: float
@@ -102,6 +126,9 @@ class Ledger:
         if conn is not None:
             conn.close()
             self._local.conn = None
+        for other in getattr(self._local, "others", None) or []:
+            other.close()
+        self._local.others = None
 
 
 @dataclass

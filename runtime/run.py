@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,12 +21,14 @@ from taskseed.compiler.plan_model import Plan, Unit, encode
 from taskseed.runtime.atomic import write_atomic
 from taskseed.runtime.engines.base import Engine
 from taskseed.runtime.finalize import finalize
-from taskseed.runtime.ledger import Ledger, LedgeredEngine
+from taskseed.runtime.ledger import Ledger, LedgeredEngine, LedgerStats
 from taskseed.runtime.progress import StageProgress
 from taskseed.runtime.results import UnitOutput
 from taskseed.runtime.staging import Staging, run_key
 from taskseed.runtime.unit import RunOptions, UnitRunner
 from taskseed.runtime.writer import Format
+
+LEDGER = "ledger.sqlite"
 
 
 class SelectionError(Exception):
@@ -67,24 +69,23 @@ class RunConfig:
     unit_concurrency: int = 4
 
 
-async def run_plan(
-    plan: Plan,
-    units: Sequence[Unit],
-    engine: Engine,
-    config: RunConfig,
-    progress: StageProgress,
-) -> dict[str, Any]:
-    out = config.out
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / "plan.json", encode(plan))
-    ledger = Ledger(out / "ledger.sqlite")
-    ledgered = LedgeredEngine(engine, ledger)
-    staging = Staging(out)
-    options = config.options
-    keys = {
+@dataclass
+class UnitsResult:
+    """What running a set of units left behind (staged results are on disk too)."""
+
+    outputs: list[UnitOutput]
+    stats: LedgerStats
+    ledger_totals: dict[str, Any]
+    resumed: int
+    seconds: float
+
+
+def unit_keys(units: Sequence[Unit], model: str, options: RunOptions) -> dict[str, str]:
+    """The run key of each unit: what its staged result depends on besides the ledger."""
+    return {
         unit.id: run_key(
             unit.fingerprint,
-            engine.model,
+            model,
             options.seed,
             options.limit_seeds,
             options.use_fixtures,
@@ -92,6 +93,31 @@ async def run_plan(
         )
         for unit in units
     }
+
+
+def ledger_paths(out: Path) -> list[Path]:
+    """Every ledger of an output folder: the local one and one per Ray shard."""
+    return sorted(p for p in [out / LEDGER, *out.glob(f"shards/*/{LEDGER}")] if p.is_file())
+
+
+async def run_units(
+    plan: Plan,
+    units: Sequence[Unit],
+    engine: Engine,
+    options: RunOptions,
+    out: Path,
+    *,
+    ledger_path: Path,
+    concurrency: int,
+    unit_concurrency: int,
+    progress: Callable[[str, int], None],
+) -> UnitsResult:
+    """Run the units not yet staged; answers go to `ledger_path`, and every other
+    ledger in `out` is read too, so nothing already paid for is asked again."""
+    ledger = Ledger(ledger_path, read_also=[p for p in ledger_paths(out) if p != ledger_path])
+    ledgered = LedgeredEngine(engine, ledger)
+    staging = Staging(out)
+    keys = unit_keys(units, engine.model, options)
     start = time.perf_counter()
     outputs: list[UnitOutput] = []
     pending: list[Unit] = []
@@ -101,16 +127,16 @@ async def run_plan(
             pending.append(unit)
         else:
             outputs.append(staged)
-            progress.advance("units", 1)
-    requests = asyncio.Semaphore(max(config.concurrency, 1))
-    unit_slots = asyncio.Semaphore(max(config.unit_concurrency, 1))
+            progress("units", 1)
+    requests = asyncio.Semaphore(max(concurrency, 1))
+    unit_slots = asyncio.Semaphore(max(unit_concurrency, 1))
 
     async def one(unit: Unit) -> UnitOutput:
         async with unit_slots:
-            runner = UnitRunner(plan, unit, ledgered, options, requests, progress.advance)
+            runner = UnitRunner(plan, unit, ledgered, options, requests, progress)
             output = await runner.run(keys[unit.id])
         staging.save(output)
-        progress.advance("units", 1)
+        progress("units", 1)
         return output
 
     try:
@@ -123,11 +149,33 @@ async def run_plan(
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
     finally:
-        ledger_totals = ledger.totals()
+        totals = ledger.totals()
         ledger.close()
-    seconds = time.perf_counter() - start
-    run_info = {
-        "engine": engine.describe(),
+    return UnitsResult(
+        outputs=sorted(outputs, key=lambda o: o.unit),
+        stats=ledgered.stats,
+        ledger_totals=totals,
+        resumed=len(units) - len(pending),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def run_info(
+    engine: dict[str, Any],
+    units: Sequence[Unit],
+    config: RunConfig,
+    results: Sequence[UnitsResult],
+    seconds: float,
+    executor: dict[str, Any],
+) -> dict[str, Any]:
+    """The manifest's description of this run (everything but counts and files)."""
+    options = config.options
+    outputs = [o for r in results for o in r.outputs]
+    sent = sum(r.stats.sent for r in results)
+    completion_sent = sum(r.stats.completion_tokens for r in results)
+    return {
+        "engine": engine,
+        "executor": executor,
         "run": {
             "units": [u.id for u in units],
             "fixtures": options.use_fixtures,
@@ -135,25 +183,62 @@ async def run_plan(
             "max_tokens": options.max_tokens,
             "seed": options.seed,
             "format": config.fmt,
-            "resumed_units": len(units) - len(pending),
+            "resumed_units": sum(r.resumed for r in results),
         },
         "tokens": {
             "prompt": sum(o.prompt_tokens for o in outputs),
             "completion": sum(o.completion_tokens for o in outputs),
-            "sent_this_run": ledgered.stats.sent,
-            "replayed_this_run": ledgered.stats.replayed,
-            "ledger": ledger_totals,
+            "sent_this_run": sent,
+            "replayed_this_run": sum(r.stats.replayed for r in results),
+            "ledgers": [r.ledger_totals for r in results],
         },
         "timings": {
             "seconds": round(seconds, 3),
-            "engine_seconds_this_run": round(ledgered.stats.engine_seconds, 3),
-            "completion_tokens_per_second_this_run": round(
-                ledgered.stats.completion_tokens / seconds, 2
-            )
+            "engine_seconds_this_run": round(sum(r.stats.engine_seconds for r in results), 3),
+            "completion_tokens_per_second_this_run": round(completion_sent / seconds, 2)
             if seconds > 0
             else 0.0,
         },
     }
+
+
+async def run_plan(
+    plan: Plan,
+    units: Sequence[Unit],
+    engine: Engine,
+    config: RunConfig,
+    progress: StageProgress,
+) -> dict[str, Any]:
+    """Run the units in this process, then finalize."""
+    out = config.out
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "plan.json", encode(plan))
+    start = time.perf_counter()
+    result = await run_units(
+        plan,
+        units,
+        engine,
+        config.options,
+        out,
+        ledger_path=out / LEDGER,
+        concurrency=config.concurrency,
+        unit_concurrency=config.unit_concurrency,
+        progress=progress.advance,
+    )
+    info = run_info(
+        engine.describe(),
+        units,
+        config,
+        [result],
+        time.perf_counter() - start,
+        {"name": "local"},
+    )
     return finalize(
-        plan, units, outputs, out, fmt=config.fmt, shard_size=config.shard_size, run_info=run_info
+        plan,
+        units,
+        result.outputs,
+        out,
+        fmt=config.fmt,
+        shard_size=config.shard_size,
+        run_info=info,
     )
