@@ -20,7 +20,7 @@ import msgspec
 from taskseed.compiler.diagnostics import Diagnostics
 from taskseed.compiler.fixtures import Fixture, FixtureReader
 from taskseed.compiler.lsh import optimal_bands_rows
-from taskseed.compiler.mapping import MappingError, normalize
+from taskseed.compiler.mapping import MappingError, compile_expr, normalize
 from taskseed.compiler.nodes import MapNode, Node, ScalarNode, lookup
 from taskseed.compiler.plan_model import (
     Plan,
@@ -158,7 +158,9 @@ class PlanBuilder:
         fixture_id = None
         if fixture is not None:
             fixture_id = self.register_fixture(fixture)
-            self.check_fixture_rows(fixture, fixture_id, mapping, fmt, resolved, tree, notes)
+            self.check_fixture_rows(
+                fixture, fixture_id, mapping, fmt, spec.seeds.where, resolved, tree, notes
+            )
         if len(self.diagnostics.errors) > before:
             return None
         unit = Unit(
@@ -362,26 +364,42 @@ class PlanBuilder:
         fixture_id: str,
         mapping: PlanMapping,
         fmt: PlanFormat,
+        where: str | None,
         resolved: ResolvedUnit,
         tree: MapNode,
         notes: tuple[str, ...],
     ) -> None:
-        """Run every fixture row through the mapping, once per distinct mapping."""
-        key = (content_id(msgspec.json.encode([mapping, fmt], order="deterministic")), fixture_id)
+        """Run the fixture rows this unit keeps (`seeds.where`) through its mapping,
+        once per distinct mapping, as the runtime will."""
+        encoded = msgspec.json.encode([mapping, fmt, where], order="deterministic")
+        key = (content_id(encoded), fixture_id)
         if key in self._normalized:
             return
         self._normalized.add(key)
         failures: dict[str, list[tuple[int, MappingError]]] = {}
+        keep = compile_expr(where) if where else None
         for row, line in zip(fixture.rows, fixture.lines, strict=True):
+            if keep is not None:
+                try:
+                    if not keep(row):
+                        continue
+                except Exception as exc:
+                    error = MappingError("where", f"{type(exc).__name__}: {exc}")
+                    failures.setdefault("where", []).append((line, error))
+                    continue
             try:
                 normalize(row, mapping, fmt, resolved.task, resolved.subtask)
             except MappingError as exc:
                 failures.setdefault(exc.field, []).append((line, exc))
         for field_name, rows in failures.items():
             line, first = rows[0]
-            path = ("mapping", *field_name.split("."))
+            path = (
+                ("seeds", "where") if field_name == "where" else ("mapping", *field_name.split("."))
+            )
             node = lookup(tree, path) or lookup(tree, path[:2]) or lookup(tree, ("mapping",))
-            more = [f"{len(rows) - 1} more fixture rows fail here"] if len(rows) > 1 else []
+            others = len(rows) - 1
+            more = [f"{others} more fixture row{'s fail' if others > 1 else ' fails'} here"]
+            more = more if others else []
             self.diagnostics.add(
                 "TS406",
                 f"fixture row at {fixture.source.name}:{line} does not map: {first.reason}",
