@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
-
-from taskseed.cli.errors import UserError
 
 
 def register(sub: Any) -> None:
@@ -17,4 +17,6 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UserError("the lm-eval importer is being written")
+    from taskseed.importers.lm_eval import import_lm_eval
+
+    return import_lm_eval(args.tasks, Path(args.output), sys.stderr)

@@ -1,0 +1,117 @@
+"""A task's title and citation from the README.md lm-eval keeps beside its YAML files.
+
+lm-eval's READMEs start with a `# Title` heading and carry the paper's BibTeX entry in a
+fenced block. The citation is condensed to the catalog's style:
+`Surname et al. (year), Title. Venue.`
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_HEADING = re.compile(r"^#[ \t]+(\S.*?)[ \t#]*$", re.MULTILINE)
+_ENTRY = re.compile(r"@\s*[A-Za-z]+\s*\{\s*[^,\s]*\s*,")
+_FIELD = re.compile(r"([A-Za-z]+)\s*=\s*")
+
+
+@dataclass(frozen=True)
+class Readme:
+    path: Path
+    title: str | None
+    citation: str | None
+
+
+def read_readme(folder: Path) -> Readme | None:
+    path = folder / "README.md"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    heading = _HEADING.search(text)
+    title = heading.group(1).strip() if heading else None
+    return Readme(path, title, citation(text))
+
+
+def citation(text: str) -> str | None:
+    """The first BibTeX entry in `text`, as one line; None when there is none."""
+    entry = _ENTRY.search(text)
+    if entry is None:
+        return None
+    fields = _fields(text, entry.end())
+    title, year = fields.get("title"), fields.get("year")
+    if not title or not year:
+        return None
+    authors = [a.strip() for a in re.split(r"\s+and\s+", fields.get("author", "")) if a.strip()]
+    parts = []
+    if authors:
+        lead = _surname(authors[0])
+        parts.append(lead if len(authors) == 1 else f"{lead} et al.")
+    parts.append(f"({year}),")
+    parts.append(_sentence(title))
+    venue = _venue(fields)
+    if venue:
+        parts.append(_sentence(venue))
+    return " ".join(parts)
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
+def _fields(text: str, start: int) -> dict[str, str]:
+    """`name = {value}` / `name = "value"` / `name = 2020` pairs up to the entry's end."""
+    fields: dict[str, str] = {}
+    at = start
+    while True:
+        match = _FIELD.match(text, _skip_separators(text, at))
+        if match is None:
+            return fields
+        value, at = _value(text, match.end())
+        if value is None:
+            return fields
+        fields[match.group(1).lower()] = _clean(value)
+
+
+def _skip_separators(text: str, at: int) -> int:
+    while at < len(text) and (text[at].isspace() or text[at] == ","):
+        at += 1
+    return at
+
+
+def _value(text: str, at: int) -> tuple[str | None, int]:
+    if at >= len(text):
+        return None, at
+    opener = text[at]
+    if opener == "{":
+        depth = 0
+        for index in range(at, len(text)):
+            if text[index] == "{":
+                depth += 1
+            elif text[index] == "}":
+                depth -= 1
+                if depth == 0:
+                    return text[at + 1 : index], index + 1
+        return None, at
+    if opener == '"':
+        end = text.find('"', at + 1)
+        return (text[at + 1 : end], end + 1) if end > 0 else (None, at)
+    bare = re.match(r"[A-Za-z0-9_.\-]+", text[at:])
+    return (bare.group(0), at + bare.end()) if bare else (None, at)
+
+
+def _clean(value: str) -> str:
+    return " ".join(value.replace("{", "").replace("}", "").split())
+
+
+def _surname(author: str) -> str:
+    if "," in author:
+        return author.split(",", 1)[0].strip()
+    return author.split()[-1]
+
+
+def _venue(fields: dict[str, str]) -> str | None:
+    if fields.get("archiveprefix", "").lower() == "arxiv" and fields.get("eprint"):
+        return f"arXiv:{fields['eprint']}"
+    return fields.get("booktitle") or fields.get("journal")
