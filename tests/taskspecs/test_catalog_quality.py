@@ -1,0 +1,95 @@
+"""The shipped catalog: every fixture row maps to a well-formed record, every seed split
+is a training split, every family cites its data and ships 3-5 fixture rows."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from taskseed.compiler.driver import compile_paths
+from taskseed.compiler.mapping import compile_expr, normalize
+from taskseed.compiler.plan_model import Plan, Unit
+from taskseed.compiler.rules import is_training_name, split_name
+from taskseed.runtime.answers import parse_number
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@cache
+def catalog() -> Plan:
+    result = compile_paths([REPO / "taskspecs"], root=REPO)
+    assert result.plan is not None, [f"{d.code} {d.message}" for d in result.diagnostics]
+    return result.plan
+
+
+def units() -> list[Unit]:
+    return list(catalog().units)
+
+
+def kept_rows(unit: Unit) -> list[dict[str, object]]:
+    assert unit.seeds.fixture is not None, f"{unit.id} has no fixture"
+    rows = catalog().fixtures[unit.seeds.fixture].rows
+    if unit.seeds.where is None:
+        return list(rows)
+    keep = compile_expr(unit.seeds.where)
+    return [row for row in rows if keep(row)]
+
+
+@pytest.mark.parametrize("unit", units(), ids=lambda u: u.id)
+def test_fixture_rows_map_to_well_formed_records(unit: Unit) -> None:
+    for row in kept_rows(unit):
+        record = normalize(row, unit.mapping, unit.format, unit.task, unit.subtask)
+        assert record.question.strip() and record.answer.strip()
+        if unit.format.type == "multiple_choice":
+            assert record.choices and len(record.choices) >= 2
+            assert record.answer_index is not None
+            assert record.choices[record.answer_index] == record.answer
+        else:
+            assert record.choices is None
+        if unit.format.type == "numeric":
+            assert parse_number(record.answer) is not None, record.answer
+        if unit.mapping.tests is not None:
+            assert record.tests, f"{unit.id}: a code seed without tests"
+
+
+def test_every_family_ships_three_to_five_fixture_rows_that_map() -> None:
+    fixtures: dict[str, set[str]] = defaultdict(set)
+    mapped: dict[str, set[int]] = defaultdict(set)
+    for unit in units():
+        assert unit.seeds.fixture is not None, unit.id
+        fixtures[unit.task].add(unit.seeds.fixture)
+        rows = catalog().fixtures[unit.seeds.fixture].rows
+        kept = kept_rows(unit)
+        mapped[unit.task].update(i for i, row in enumerate(rows) if row in kept)
+    for task, keys in fixtures.items():
+        for key in keys:
+            count = len(catalog().fixtures[key].rows)
+            assert 3 <= count <= 5, f"{task}: {count} fixture rows"
+        assert len(mapped[task]) >= 3, f"{task}: only {len(mapped[task])} fixture rows map"
+
+
+@pytest.mark.parametrize("unit", units(), ids=lambda u: u.id)
+def test_seed_splits_are_training_splits(unit: Unit) -> None:
+    seeds = unit.seeds
+    assert split_name(seeds.split) not in {split_name(s) for s in seeds.eval_splits}
+    assert is_training_name(seeds.split) or seeds.training_split_reason
+    assert "test" not in split_name(seeds.split).lower()
+    assert split_name(seeds.split).lower() not in {"validation", "valid", "dev", "eval"}
+
+
+def test_every_family_cites_its_data() -> None:
+    for unit in units():
+        source = unit.source
+        assert source.citation.strip() and source.license.strip(), unit.id
+        assert source.url and source.url.startswith("https://"), unit.id
+        assert unit.seeds.dataset or unit.seeds.files, unit.id
+
+
+def test_both_domains_are_covered() -> None:
+    domains = defaultdict(set)
+    for unit in units():
+        domains[unit.domain].add(unit.task)
+    assert set(domains) == {"knowledge", "reasoning"}
