@@ -32,6 +32,11 @@ FUNNEL = (
 )
 
 
+# One bar per stage: units (with an ETA), then items through each stage, and the
+# engine requests answered (sent or replayed from the ledger), each with its rate.
+STAGE_BARS = ("units", "seeds", "generate", "verify", "enrich", "requests")
+
+
 class StageProgress:
     """Bars for units, seeds and engine requests; a no-op when disabled."""
 
@@ -51,7 +56,8 @@ class StageProgress:
         )
         self._tasks: dict[str, TaskID] = {}
         self._counts: Counter[str] = Counter()
-        for name, total in (("units", units), ("seeds", None), ("requests", None)):
+        for name in STAGE_BARS:
+            total = units if name == "units" else None
             self._tasks[name] = self._progress.add_task(name, total=total, rate="")
 
     def __enter__(self) -> StageProgress:

@@ -148,7 +148,9 @@ class UnitRunner:
             inputs = base if step.source == "similar_question" else [self.seed_item(seed)]
             batches = await gather(self.enrich(step, item) for item in inputs)
             enriched = [item for batch in batches for item in batch]
-            records.extend(await self.filter(enriched, count="enriched"))
+            kept = await self.filter(enriched, count="enriched")
+            self.progress("enrich", len(kept))
+            records.extend(kept)
         return records
 
     # ---------------------------------------------------------------- stages
@@ -211,6 +213,7 @@ class UnitRunner:
                 self.malformed("parse", item_id, parsed, step.kind, seed.id, choice.text)
                 continue
             self.counts["parsed"] += 1
+            self.progress("generate", 1)
             items.append(self.record(parsed, item_id, step.kind, seed.id, None))
         return items
 
@@ -262,6 +265,7 @@ class UnitRunner:
             )
             return None
         self.counts["verified"] += 1
+        self.progress("verify", 1)
         return msgspec.structs.replace(item, verification=record)
 
     async def enrich(self, step: PlanStep, item: OutputRecord) -> list[OutputRecord]:
