@@ -19,6 +19,7 @@ import msgspec
 from jinja2 import TemplateError, Undefined
 
 from taskseed.compiler.jinja_env import environment, option_labels
+from taskseed.compiler.jinja_eval import evaluator
 from taskseed.compiler.plan_model import PlanFormat, PlanMapping
 from taskseed.compiler.records import SeedRecord
 
@@ -52,13 +53,27 @@ def classify(text: str) -> Expr:
 
 @lru_cache(maxsize=4096)
 def compile_expr(text: str) -> Callable[[dict[str, Any]], Any]:
-    """A callable over a row; raises jinja2.TemplateSyntaxError on bad syntax."""
+    """A callable over a row; raises jinja2.TemplateSyntaxError on bad syntax.
+
+    Expressions are evaluated by walking their syntax tree (`jinja_eval`), which gives
+    Jinja's results without the cost of compiling each one; what that walker does not
+    cover is compiled by Jinja.
+    """
     expr = classify(text)
+    walked = evaluator(expr.body, is_template=expr.is_template)
+    if walked is not None:
+        return walked
+    return _jinja_compiled(expr.body, expr.is_template)
+
+
+@lru_cache(maxsize=4096)
+def _jinja_compiled(body: str, is_template: bool) -> Callable[[dict[str, Any]], Any]:
+    """The same callable, compiled by Jinja (also the reference the tests compare with)."""
     env = environment()
-    if expr.is_template:
-        template = env.from_string(expr.body)
+    if is_template:
+        template = env.from_string(body)
         return lambda row: template.render(row)
-    compiled = env.compile_expression(expr.body, undefined_to_none=False)
+    compiled = env.compile_expression(body, undefined_to_none=False)
     return lambda row: compiled(**row)
 
 

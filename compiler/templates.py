@@ -135,19 +135,21 @@ class TemplateChecker:
     def _check_template(
         self, text: str, origin: TemplateOrigin, allowed: tuple[str, ...], fields: Fields
     ) -> bool:
-        parsed = _parse(text)
-        if isinstance(parsed, TemplateSyntaxError):
-            self._at(origin, text, parsed.lineno or 1, None, "TS500", parsed.message or "")
+        found = _analyse(text)
+        if found.error is not None:
+            self._at(
+                origin, text, found.error.lineno or 1, None, "TS500", found.error.message or ""
+            )
             return False
         ok = True
-        for problem in _unsupported(parsed):
-            self._at(origin, text, problem[0], problem[1], "TS500", problem[2])
+        for line, needle, message in found.unsupported:
+            self._at(origin, text, line, needle, "TS500", message)
             ok = False
-        ok &= self._check_filters(parsed, origin, text)
+        ok &= self._check_filters(found, origin, text)
         # Jinja's own variable analysis fails on unknown filters; skip it then.
         if ok:
             ok = self._check_names(
-                parsed,
+                found,
                 origin,
                 text,
                 allowed,
@@ -157,7 +159,7 @@ class TemplateChecker:
                 ),
                 (),
             )
-        for owner, attr, line in _attribute_reads(parsed):
+        for owner, attr, line in found.reads:
             known = fields.by_name.get(owner)
             if known is None or owner not in allowed or attr in known:
                 continue
@@ -188,16 +190,18 @@ class TemplateChecker:
     ) -> bool:
         expr = classify(text)
         origin = TemplateOrigin.from_scalar(node)
-        parsed = _parse(expr.body) if expr.is_template else _parse_expression(expr.body)
-        if isinstance(parsed, TemplateSyntaxError):
-            self._at(origin, text, parsed.lineno or 1, None, "TS504", parsed.message or "")
+        found = _analyse(expr.body if expr.is_template else "{{ " + expr.body + " }}")
+        if found.error is not None:
+            self._at(
+                origin, text, found.error.lineno or 1, None, "TS504", found.error.message or ""
+            )
             return False
-        if not self._check_filters(parsed, origin, text):
+        if not self._check_filters(found, origin, text):
             return False
         if row_fields is None:
             return True
         return self._check_names(
-            parsed,
+            found,
             origin,
             text,
             row_fields,
@@ -208,7 +212,7 @@ class TemplateChecker:
 
     def _check_names(
         self,
-        parsed: nodes.Template,
+        found: Analysis,
         origin: TemplateOrigin,
         text: str,
         allowed: tuple[str, ...],
@@ -218,13 +222,13 @@ class TemplateChecker:
     ) -> bool:
         """Report every free name of a template that is not in `allowed`."""
         ok = True
-        for name in sorted(meta.find_undeclared_variables(parsed)):
+        for name, line in found.free:
             if name in allowed:
                 continue
             self._at(
                 origin,
                 text,
-                _first_line_of(parsed, name),
+                line,
                 name,
                 code,
                 message(name),
@@ -234,21 +238,20 @@ class TemplateChecker:
             ok = False
         return ok
 
-    def _check_filters(self, parsed: nodes.Template, origin: TemplateOrigin, text: str) -> bool:
+    def _check_filters(self, found: Analysis, origin: TemplateOrigin, text: str) -> bool:
         env = environment()
         ok = True
-        for node in parsed.find_all((nodes.Filter, nodes.Test)):
-            table = env.filters if isinstance(node, nodes.Filter) else env.tests
-            if node.name not in table:
-                kind = "filter" if isinstance(node, nodes.Filter) else "test"
+        for kind, name, line in found.calls:
+            table = env.filters if kind == "filter" else env.tests
+            if name not in table:
                 self._at(
                     origin,
                     text,
-                    node.lineno,
-                    node.name,
+                    line,
+                    name,
                     "TS505",
-                    f"unknown {kind} `{node.name}`",
-                    label=did_you_mean(node.name, table),
+                    f"unknown {kind} `{name}`",
+                    label=did_you_mean(name, table),
                 )
                 ok = False
         return ok
@@ -292,36 +295,49 @@ class TemplateChecker:
 # ---------------------------------------------------------------------- helpers
 
 
-@lru_cache(maxsize=8192)
-def _parse(text: str) -> nodes.Template | TemplateSyntaxError:
-    try:
-        return environment().parse(text)
-    except TemplateSyntaxError as exc:
-        return exc
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What the checks need from one template text, worked out once per text."""
+
+    error: TemplateSyntaxError | None = None
+    unsupported: tuple[tuple[int, str | None, str], ...] = ()
+    calls: tuple[tuple[str, str, int], ...] = ()  # ("filter" or "test", name, line)
+    free: tuple[tuple[str, int], ...] = ()  # undeclared names (sorted), first line of each
+    reads: tuple[tuple[str, str, int], ...] = ()  # `seed.question`: (owner, attribute, line)
 
 
 @lru_cache(maxsize=8192)
-def _parse_expression(text: str) -> nodes.Template | TemplateSyntaxError:
+def _analyse(text: str) -> Analysis:
     try:
-        return environment().parse("{{ " + text + " }}")
+        parsed = environment().parse(text)
     except TemplateSyntaxError as exc:
-        return exc
-
-
-def _unsupported(parsed: nodes.Template) -> Iterator[tuple[int, str | None, str]]:
-    for node in parsed.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
-        yield (
-            node.lineno,
+        return Analysis(error=exc)
+    unsupported = tuple(
+        (
+            int(node.lineno),
             None,
             "templates are self-contained: `include`, `import` and `extends` are not supported",
         )
-
-
-def _first_line_of(parsed: nodes.Template, name: str) -> int:
+        for node in parsed.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))
+    )
+    calls = tuple(
+        ("filter" if isinstance(node, nodes.Filter) else "test", node.name, int(node.lineno))
+        for node in parsed.find_all((nodes.Filter, nodes.Test))
+    )
+    first: dict[str, int] = {}
     for node in parsed.find_all(nodes.Name):
-        if node.name == name:
-            return int(node.lineno)
-    return 1
+        first.setdefault(node.name, int(node.lineno))
+    if "{%" not in text and all(node.ctx == "load" for node in parsed.find_all(nodes.Name)):
+        # Without statements nothing is bound, so every name read is free; Jinja's own
+        # analysis generates the template's Python code to find out, which is slow.
+        names = sorted(first)
+    else:
+        try:
+            names = sorted(meta.find_undeclared_variables(parsed))
+        except Exception:  # an unknown filter: reported by the filter check instead
+            names = []
+    free = tuple((name, first.get(name, 1)) for name in names)
+    return Analysis(None, unsupported, calls, free, tuple(_attribute_reads(parsed)))
 
 
 def _attribute_reads(parsed: nodes.Template) -> Iterator[tuple[str, str, int]]:

@@ -12,12 +12,14 @@ fields to others); resolved units are validated in *full* mode.
 
 from __future__ import annotations
 
+import functools
 import re
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import cache
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import msgspec
 
@@ -47,14 +49,37 @@ class FieldDef:
     required: bool
 
 
-@cache
+F = TypeVar("F", bound=Callable[[Any], Any])
+
+
+def _cache_by_id(fn: F) -> F:
+    """Cache a function of one type object by the object's identity.
+
+    Annotated types hash their metadata on every lookup, which made hashing them a
+    tenth of compile time; the types here are the spec structs' field types, which live
+    as long as the process, and each entry keeps its type alive so its id stays unique.
+    """
+    table: dict[int, tuple[Any, Any]] = {}
+
+    @functools.wraps(fn)
+    def wrapper(tp: Any) -> Any:
+        hit = table.get(id(tp))
+        if hit is None:
+            hit = (tp, fn(tp))
+            table[id(tp)] = hit
+        return hit[1]
+
+    return wrapper  # type: ignore[return-value]
+
+
+@_cache_by_id
 def _strip(tp: Any) -> Any:
     while get_origin(tp) is Annotated:
         tp = get_args(tp)[0]
     return tp
 
 
-@cache
+@_cache_by_id
 def _members(tp: Any) -> tuple[Any, ...]:
     """The members of a (possibly annotated, possibly nested) union, else (tp,)."""
     base = _strip(tp)
@@ -66,7 +91,7 @@ def _members(tp: Any) -> tuple[Any, ...]:
     return (tp,)
 
 
-@cache
+@_cache_by_id
 def _is_struct(tp: Any) -> bool:
     base = _strip(tp)
     return isinstance(base, type) and issubclass(base, msgspec.Struct)
@@ -146,6 +171,48 @@ def _constraint_message(error: str) -> str:
     return text
 
 
+@_cache_by_id
+def _scalar_plan(tp: Any) -> tuple[Any, tuple[Any, ...]]:
+    """The scalar part of a type (None when it has none) and its literal values."""
+    members = _members(tp)
+    bases = [_strip(m) for m in members]
+    scalar_members = [
+        m
+        for m, b in zip(members, bases, strict=True)
+        if not _is_struct(b) and get_origin(b) not in (list, dict)
+    ]
+    if not scalar_members:
+        return None, ()
+    literal_values = tuple(v for b in bases if get_origin(b) is Literal for v in get_args(b))
+    # Convert against the scalar part of the union, constraints included.
+    scalar_tp: Any = (
+        Union[tuple(scalar_members)]  # noqa: UP007 - built from a runtime tuple
+        if len(scalar_members) > 1
+        else scalar_members[0]
+    )
+    return scalar_tp, literal_values
+
+
+_CONVERTED: dict[tuple[Any, type, int], str | None] = {}
+
+
+def _convert_error(value: Any, tp: Any) -> str | None:
+    """msgspec's message when a scalar does not convert to `tp`, else None.
+
+    Cached, since catalogs repeat the same values many times; `tp` comes from
+    `_scalar_plan`, which keeps it alive, so its id is stable. The value's type is part
+    of the key: 1, 1.0 and True are equal but convert differently.
+    """
+    key = (value, type(value), id(tp))
+    if key not in _CONVERTED:
+        try:
+            msgspec.convert(value, tp)
+            _CONVERTED[key] = None
+        except msgspec.ValidationError as exc:
+            _CONVERTED[key] = str(exc)
+    return _CONVERTED[key]
+
+
 # --------------------------------------------------------------------------- walker
 
 
@@ -172,7 +239,7 @@ class Validator:
     def check(self, node: Node, tp: Any, path: Path, owner: Span, partial: bool) -> Node | None:
         if isinstance(node, ScalarNode):
             return self._check(node, tp, path, owner, partial)
-        key = (id(node), tp, partial)
+        key = (id(node), id(tp), partial)
         hit = self.memo.get(key)
         if hit is not None:
             return hit[1]
@@ -221,25 +288,12 @@ class Validator:
         bases: list[Any],
         path: Path,
     ) -> Node | None:
-        scalar_members = [
-            m
-            for m, b in zip(members, bases, strict=True)
-            if not _is_struct(b) and get_origin(b) not in (list, dict)
-        ]
-        if not scalar_members:
+        scalar_tp, literal_values = _scalar_plan(tp)
+        if scalar_tp is None:
             return self._wrong_type(node, tp, path)
-        literal_values = [v for b in bases if get_origin(b) is Literal for v in get_args(b)]
-        # Convert against the scalar part of the union, constraints included.
-        scalar_tp: Any = (
-            Union[tuple(scalar_members)]  # noqa: UP007 - built from a runtime tuple
-            if len(scalar_members) > 1
-            else scalar_members[0]
-        )
-        try:
-            msgspec.convert(node.value, scalar_tp)
+        message = _convert_error(node.value, scalar_tp)
+        if message is None:
             return node
-        except msgspec.ValidationError as exc:
-            message = str(exc)
         where = path_text(path)
         if literal_values and isinstance(node.value, str):
             choices = [str(v) for v in literal_values]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from taskseed.compiler.diagnostics import Diagnostics
 from taskseed.compiler.load import load_file
 from taskseed.compiler.nodes import MapNode, ScalarNode, SeqNode, lookup, to_plain
+from tests.conftest import CATALOG
 
 
 def load(tmp_path: Path, text: str) -> tuple[MapNode | None, Diagnostics]:
@@ -75,3 +78,55 @@ def test_unreadable_file(tmp_path: Path) -> None:
     (tmp_path / "latin.yaml").write_bytes(b"a: \xff\n")
     assert load_file(tmp_path / "latin.yaml", diagnostics, {}) is None
     assert [d.code for d in diagnostics] == ["TS101", "TS101"]
+
+
+def test_merge_keys_and_anchors(tmp_path: Path) -> None:
+    root, diags = load(tmp_path, "base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\n")
+    assert root is not None and not diags.items
+    assert to_plain(root)["use"] == {"y": 3, "x": 1}
+
+
+def test_core_schema_numbers(tmp_path: Path) -> None:
+    root, _ = load(tmp_path, "h: 0x1F\no: 0o17\nneg: -4\ninf: .inf\nexp: 1e3\nstr: '12'\n")
+    assert root is not None
+    assert to_plain(root) == {
+        "h": 31,
+        "o": 15,
+        "neg": -4,
+        "inf": float("inf"),
+        "exp": 1000.0,
+        "str": "12",
+    }
+
+
+def test_duplicate_key_keeps_the_first_and_points_at_both(tmp_path: Path) -> None:
+    root, diags = load(tmp_path, "a: 1\nb: 2\na: 3\n")
+    assert root is not None and to_plain(root) == {"a": 1, "b": 2}
+    (diag,) = diags.items
+    assert diag.code == "TS103" and (diag.span.line, diag.span.col) == (3, 1)
+    assert list(diag.notes) == ["first set at 1:1"]
+
+
+def test_fast_and_pure_parsers_give_the_same_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """libyaml (the default) and ruamel's pure-Python parser agree on every span."""
+    from taskseed.compiler import load as load_module
+
+    specs = sorted(p for p in CATALOG.rglob("*.yaml") if "fixtures" not in p.parts)
+    assert len(specs) > 10
+
+    def load_all() -> list[object]:
+        return [load_file(spec, Diagnostics(), {}) for spec in specs]
+
+    fast = load_all()
+    monkeypatch.setattr(load_module, "_FAST", load_module._PURE)
+    assert load_all() == fast
+
+
+def test_columns_count_characters_not_bytes(tmp_path: Path) -> None:
+    root, _ = load(tmp_path, "a: 日本語 # note\nb: ['é', ü]\n")
+    assert root is not None
+    span = root.entries["a"].value.span
+    assert (span.col, span.end_col) == (4, 7)
+    items = lookup(root, ("b",))
+    assert isinstance(items, SeqNode)
+    assert [(i.span.col, i.span.end_col) for i in items.items] == [(5, 8), (10, 11)]

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from taskseed.compiler.lsh import candidate_probability, optimal_bands_rows
+from taskseed.compiler.lsh import (
+    KNOWN,
+    candidate_probability,
+    optimal_bands_rows,
+    search_bands_rows,
+)
 
 
 @pytest.mark.parametrize(("threshold", "num_perm"), [(0.5, 128), (0.8, 128), (0.9, 256)])
@@ -19,3 +24,14 @@ def test_higher_threshold_means_more_rows_per_band() -> None:
     _, rows_low = optimal_bands_rows(0.5, 128)
     _, rows_high = optimal_bands_rows(0.9, 128)
     assert rows_high > rows_low
+
+
+@pytest.mark.parametrize(("threshold", "num_perm"), sorted(KNOWN))
+def test_known_answers_are_what_the_search_finds(threshold: float, num_perm: int) -> None:
+    assert KNOWN[(threshold, num_perm)] == search_bands_rows(threshold, num_perm)
+
+
+def test_other_settings_are_searched() -> None:
+    assert (0.83, 100) not in KNOWN
+    bands, rows = optimal_bands_rows(0.83, 100)
+    assert (bands, rows) == search_bands_rows(0.83, 100) and bands * rows <= 100
