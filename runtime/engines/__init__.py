@@ -1,10 +1,12 @@
 """Engines behind one interface (`base.Engine`), chosen by name on the command line.
 
-Built in: `llama-cpp` (the embedded CPU default) and `openai` (any OpenAI-compatible
-server: trtllm-serve, vLLM, SGLang, NIM, llama.cpp's server). Any other engine can be
-named by its
-factory's import path, `package.module:factory`: a callable that takes the keyword
-options of `make_engine` and returns an `Engine`.
+Built in: `llama-cpp` (the embedded CPU default), `openai` (any OpenAI-compatible
+server: trtllm-serve, vLLM, SGLang, NIM, llama.cpp's server) and `trtllm` (TensorRT-LLM's
+in-process LLM API, the optional extra `[trtllm]`). Any other engine can be
+named by its factory's import path, `package.module:factory`: a callable that takes the
+keyword options of `make_engine` and returns an `Engine`. Every factory is given
+`model` and `timeout_s` (seconds per request) when the command line sets them, and the
+server options (`base_url`, `guided`, ...) only when they are set.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ class UnknownEngine(Exception):
     """An engine name that is neither built in nor an importable factory."""
 
 
-def _llama_cpp(model: str | None = None, **options: Any) -> Engine:
+def _llama_cpp(model: str | None = None, timeout_s: float | None = None, **options: Any) -> Engine:
+    # In-process engines have no connection to time out: the pipeline bounds every
+    # engine call with the run's per-request timeout, so `timeout_s` is not needed here.
+    del timeout_s
     from taskseed.runtime.engines.llama_cpp import LlamaCppEngine
 
     return LlamaCppEngine(Path(model) if model else None, **options)
@@ -33,7 +38,19 @@ def _openai(**options: Any) -> Engine:
     return OpenAICompatEngine(**options)
 
 
-BUILTIN: dict[str, Callable[..., Engine]] = {"llama-cpp": _llama_cpp, "openai": _openai}
+def _trtllm(model: str | None = None, timeout_s: float | None = None, **options: Any) -> Engine:
+    # In process, like llama-cpp: the pipeline bounds every call with the run's timeout.
+    del timeout_s
+    from taskseed.runtime.engines.trtllm import TensorRTLLMEngine
+
+    return TensorRTLLMEngine(model, **options)
+
+
+BUILTIN: dict[str, Callable[..., Engine]] = {
+    "llama-cpp": _llama_cpp,
+    "openai": _openai,
+    "trtllm": _trtllm,
+}
 
 
 def make_engine(name: str, **options: Any) -> Engine:

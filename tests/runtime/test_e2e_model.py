@@ -74,6 +74,8 @@ def test_bad_input_is_one_line_and_exit_1(tmp_path: Path) -> None:
         (["run", "taskspecs", "--model", str(tmp_path / "absent.gguf")], "model file not found"),
         (["run", "taskspecs", "--tasks", "gsm9k"], "did you mean `gsm8k`"),
         (["run", "taskspecs", "--limit-seeds", "0"], "--limit-seeds must be at least 1"),
+        (["run", "taskspecs", "--engine", "trtllm", "--model", "m"], "needs TensorRT-LLM"),
+        (["run", "taskspecs", "--tensor-parallel-size", "2"], "does not take"),
     ]
     old_plan = tmp_path / "old.json"
     old_plan.write_text(json.dumps({"format": "taskseed.plan", "version": 0}))
