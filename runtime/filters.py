@@ -86,8 +86,34 @@ def reason_expression(pairs: Sequence[tuple[str, pl.Expr]]) -> pl.Expr:
     return result
 
 
+_SEP = "\x1f"  # joins a row's options into one string, split again by polars
+
+
 def frame(rows: Sequence[dict[str, Any]]) -> pl.DataFrame:
-    return pl.DataFrame([{name: row.get(name) for name in SCHEMA} for row in rows], schema=SCHEMA)
+    """The rows as a frame, built column by column (polars builds a list column from
+    Python lists slowly, so the options travel as one joined string each)."""
+    columns = {name: [row.get(name) for row in rows] for name in SCHEMA if name != "choices"}
+    data: dict[str, pl.Series] = {
+        name: pl.Series(name, values, dtype=SCHEMA[name]) for name, values in columns.items()
+    }
+    data["choices"] = _choices([row.get("choices") for row in rows])
+    return pl.DataFrame(data).select(list(SCHEMA))
+
+
+def _choices(values: list[Any]) -> pl.Series:
+    joined: list[str | None] = []
+    for value in values:
+        if value is None:
+            joined.append(None)
+        elif (
+            isinstance(value, list)
+            and value
+            and all(isinstance(c, str) and _SEP not in c for c in value)
+        ):
+            joined.append(_SEP.join(value))
+        else:  # empty, or not plain text: the general (slower) constructor
+            return pl.Series("choices", values, dtype=SCHEMA["choices"])
+    return pl.Series("choices", joined, dtype=pl.String).str.split(_SEP)
 
 
 def reject_reasons(

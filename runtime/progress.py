@@ -25,6 +25,7 @@ FUNNEL = (
     ("generated", "generated"),
     ("parsed", "parsed"),
     ("filtered", "filtered"),
+    ("decontaminated", "decontam."),
     ("verified", "verified"),
     ("enriched", "enriched"),
     ("deduplicated", "dup. dropped"),

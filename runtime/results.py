@@ -19,6 +19,7 @@ STAGES = (
     "generated",  # samples the engine returned for similar questions
     "parsed",  # samples that parsed into items of the right shape
     "filtered",  # items that passed the filters
+    "decontaminated",  # items that reproduce no held-out evaluation item
     "verified",  # items whose majority vote agreed with their answer
     "enriched",  # enriched items kept (answer_enriched + context_enriched)
     "written",  # records in the dataset, after dedup
@@ -28,7 +29,7 @@ STAGES = (
 class Reject(msgspec.Struct, kw_only=True, omit_defaults=True):
     id: str
     unit: str
-    stage: str  # normalize, generate, parse, filter, verify, enrich, dedup
+    stage: str  # normalize, generate, parse, filter, decontaminate, verify, enrich, dedup
     reason: str
     kind: str | None = None
     seed_id: str | None = None
@@ -44,6 +45,7 @@ class UnitOutput(msgspec.Struct, kw_only=True):
     rejects: list[Reject]
     seed_texts: dict[str, str]  # seed id -> text, for dedup against seeds
     counts: dict[str, int]
+    decontamination: dict[str, Any] = msgspec.field(default_factory=dict)  # for the manifest
     prompt_tokens: int = 0
     completion_tokens: int = 0
     requests_sent: int = 0

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import glob
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -81,7 +83,22 @@ class UnitsResult:
 
 
 def unit_keys(units: Sequence[Unit], model: str, options: RunOptions) -> dict[str, str]:
-    """The run key of each unit: what its staged result depends on besides the ledger."""
+    """The run key of each unit: what its staged result depends on besides the ledger.
+
+    Local held-out files are named by the plan, not embedded in it, so their contents
+    are part of the key: a changed evaluation file re-runs the units it checks.
+    """
+    stamps: dict[str, str] = {}
+
+    def stamp(pattern: str) -> str:
+        if pattern not in stamps:
+            digest = hashlib.sha256()
+            for path in sorted(glob.glob(str(options.root / pattern))):
+                name = Path(path).relative_to(options.root).as_posix()
+                digest.update(name.encode() + b"\0" + Path(path).read_bytes() + b"\0")
+            stamps[pattern] = digest.hexdigest()[:16]
+        return stamps[pattern]
+
     return {
         unit.id: run_key(
             unit.fingerprint,
@@ -90,6 +107,7 @@ def unit_keys(units: Sequence[Unit], model: str, options: RunOptions) -> dict[st
             options.limit_seeds,
             options.use_fixtures,
             options.max_tokens,
+            *(stamp(f) for f in unit.decontaminate.files if unit.decontaminate.enabled),
         )
         for unit in units
     }
@@ -191,6 +209,11 @@ def run_info(
             "sent_this_run": sent,
             "replayed_this_run": sum(r.stats.replayed for r in results),
             "ledgers": [r.ledger_totals for r in results],
+        },
+        # Per unit: the held-out items checked against, by source, and what was skipped
+        # (an offline run does not load held-out splits).
+        "decontamination": {
+            o.unit: o.decontamination for o in sorted(outputs, key=lambda o: o.unit)
         },
         "timings": {
             "seconds": round(seconds, 3),

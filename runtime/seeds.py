@@ -3,13 +3,15 @@
 Sources: the fixture rows embedded in the plan (offline), local JSONL, Parquet or CSV
 files (read in slices through polars, never whole), or a Hugging Face dataset
 (`datasets`, streaming; the optional extra `[hf]`). Held-out splits are refused here
-too, whatever the plan says, so a hand-edited plan cannot seed from a benchmark.
+too, whatever the plan says, so a hand-edited plan cannot seed from a benchmark. The
+file reader and the dataset loader also serve decontamination (`decontaminate.py`),
+which is the one caller allowed to read held-out splits (`held_out_rows`).
 """
 
 from __future__ import annotations
 
 import glob
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,24 +68,38 @@ def iter_rows(
 
 
 def _local_rows(unit: Unit, root: Path) -> Iterator[Row]:
+    return read_files(unit.seeds.files, root, unit.seeds.format, owner=unit.id)
+
+
+def read_files(
+    patterns: Sequence[str],
+    root: Path,
+    fmt: str | None = None,
+    *,
+    owner: str,
+    role: str = "seed",
+) -> Iterator[Row]:
+    """Rows of local JSONL, Parquet or CSV files (globs relative to `root`), read in
+    slices through polars. Shared by the seeds and by decontamination's held-out files
+    (`role` says which, in error messages; `owner` is the unit ID)."""
     import polars as pl
 
     paths: list[str] = []
-    for pattern in unit.seeds.files:
+    for pattern in patterns:
         matches = sorted(glob.glob(str(root / pattern)))
         if not matches:
-            raise SeedError(f"{unit.id}: no seed file matches {pattern} (relative to {root})")
+            raise SeedError(f"{owner}: no {role} file matches {pattern} (relative to {root})")
         paths.extend(matches)
     for path in paths:
-        fmt = unit.seeds.format or _format_of(path)
-        if fmt == "parquet":
+        kind = fmt or _format_of(path)
+        if kind == "parquet":
             frame = pl.scan_parquet(path)
-        elif fmt == "csv":
+        elif kind == "csv":
             frame = pl.scan_csv(path)
-        elif fmt == "jsonl":
+        elif kind == "jsonl":
             frame = pl.scan_ndjson(path)
         else:
-            raise SeedError(f"{unit.id}: cannot tell the format of {path}; set `seeds.format`")
+            raise SeedError(f"{owner}: cannot tell the format of {path}; set `seeds.format`")
         offset = 0
         while True:
             batch = frame.slice(offset, SLICE_ROWS).collect()
@@ -108,6 +124,21 @@ def _format_of(path: str) -> str | None:
 
 
 def _hf_rows(unit: Unit) -> Iterator[Row]:
+    return _load_split(unit, unit.seeds.split)
+
+
+def held_out_rows(unit: Unit, split: str) -> Iterator[Row]:
+    """The rows of one of the unit's held-out splits, for decontamination only: the
+    same loader as the seeds, with the one split that seeding refuses."""
+    held_out = {split_name(s) for s in (*unit.seeds.eval_splits, *unit.decontaminate.splits)}
+    if split_name(split) not in held_out:
+        raise SeedError(f"{unit.id}: split `{split}` is not a held-out split of this unit")
+    return _load_split(unit, split)
+
+
+def _load_split(unit: Unit, split: str) -> Iterator[Row]:
+    """One split of the unit's Hugging Face dataset, streamed. Callers check the split:
+    `iter_rows` (seeds) refuses held-out splits, `held_out_rows` allows only those."""
     try:
         import datasets
     except ModuleNotFoundError:
@@ -115,16 +146,17 @@ def _hf_rows(unit: Unit) -> Iterator[Row]:
             "reading Hugging Face datasets needs the optional extra: pip install 'taskseed[hf]'"
         ) from None
     seeds = unit.seeds
-    assert seeds.dataset is not None
+    if seeds.dataset is None:
+        raise SeedError(f"{unit.id}: the plan names no Hugging Face dataset")
     try:
         stream = datasets.load_dataset(
             seeds.dataset,
             seeds.config,
-            split=seeds.split,
+            split=split,
             revision=seeds.revision,
             streaming=True,
         )
     except Exception as exc:  # network, missing config, missing split, ...
-        raise SeedError(f"{unit.id}: cannot load {seeds.dataset}: {exc}") from None
+        raise SeedError(f"{unit.id}: cannot load {seeds.dataset} ({split}): {exc}") from None
     for row in stream:
         yield dict(row)

@@ -1,6 +1,12 @@
 """One plan unit through the stages: seeds -> normalize -> generate -> parse -> filter ->
-verify -> enrich (-> parse, agree, filter). Dedup and writing happen in `finalize.py`,
-across units.
+decontaminate -> verify -> enrich (-> parse, agree, filter, decontaminate). Dedup and
+writing happen in `finalize.py`, across units.
+
+Verification is a majority vote over k sampled answers for multiple-choice, numeric
+and short answers (votes counted by a polars group-by, micro-batched across items); a
+code item is verified by running its tests in a confined subprocess (`code_check.py`)
+instead, and needs no engine call. A code item without tests, and every free-form
+item, stays "unverified" and is kept.
 
 Engine calls are bounded by a shared semaphore, time out, and are retried with
 exponential backoff; a request that still fails becomes a reject, never a crash.
@@ -24,6 +30,8 @@ from taskseed.compiler.records import ItemFields, OutputRecord, SeedRecord, Veri
 from taskseed.runtime import output_schemas
 from taskseed.runtime.answers import answer_key, same_answer
 from taskseed.runtime.batcher import MicroBatcher
+from taskseed.runtime.code_check import CodeResult, code_text, run_tests
+from taskseed.runtime.decontaminate import HeldOut, held_out_index
 from taskseed.runtime.dedup import item_text
 from taskseed.runtime.engines.base import ChatRequest, Completion, EngineError
 from taskseed.runtime.filters import reject_reasons
@@ -32,7 +40,7 @@ from taskseed.runtime.parse import Malformed, parse_fields, parse_item
 from taskseed.runtime.prompts import capped, chat_request, item_dict, render, request_seed
 from taskseed.runtime.results import Reject, UnitOutput, record_id
 from taskseed.runtime.seeds import iter_rows
-from taskseed.runtime.verify import vote
+from taskseed.runtime.verify import Ballot, vote_many
 
 Progress = Callable[[str, int], None]
 
@@ -61,12 +69,15 @@ class UnitRunner:
     rejects: list[Reject] = field(default_factory=list)
     tokens: Counter[str] = field(default_factory=Counter)
     seeds: dict[str, SeedRecord] = field(default_factory=dict)
+    held_out: HeldOut | None = None
+    decontamination: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unit = self.unit
         self.filter_batches: MicroBatcher[dict[str, Any], str | None] = MicroBatcher(
             lambda rows: reject_reasons(rows, unit.filters, unit.format)
         )
+        self.vote_batches: MicroBatcher[Ballot, tuple[Verification, bool]] = MicroBatcher(vote_many)
 
     # ------------------------------------------------------------------ engine
 
@@ -112,6 +123,13 @@ class UnitRunner:
         start = time.perf_counter()
         seeds = self.normalize()
         self.seeds = {seed.id: seed for seed in seeds}
+        # Held-out files and splits are read off the event loop; units of one task that
+        # share their held-out data share the index.
+        options = self.options
+        built = await asyncio.to_thread(
+            held_out_index, self.unit, use_fixtures=options.use_fixtures, root=options.root
+        )
+        self.held_out, self.decontamination = built.index, built.info
         # Each seed flows through the stages on its own: no stage waits for the slowest
         # seed of the unit, so the engine stays full from the first request to the last.
         flows = await gather(self.seed_flow(seed) for seed in seeds)
@@ -125,6 +143,7 @@ class UnitRunner:
                 s.id: item_text(msgspec.structs.asdict(s), self.unit.dedup.fields) for s in seeds
             },
             counts=dict(self.counts),
+            decontamination=self.decontamination,
             prompt_tokens=self.tokens["prompt"],
             completion_tokens=self.tokens["completion"],
             requests_sent=self.tokens["sent"],
@@ -133,12 +152,14 @@ class UnitRunner:
         )
 
     async def seed_flow(self, seed: SeedRecord) -> list[OutputRecord]:
-        """One seed: similar questions -> filter -> verify -> enrichments -> filter."""
+        """One seed: similar questions -> filter -> decontaminate -> verify -> enrichments
+        -> filter -> decontaminate."""
         steps = {step.kind: step for step in self.unit.steps}
         base: list[OutputRecord] = []
         similar = steps.get("similar_question")
         if similar is not None:
-            items = await self.filter(await self.similar(seed, similar), count="filtered")
+            filtered = await self.filter(await self.similar(seed, similar), count="filtered")
+            items = self.decontaminate(filtered, count="decontaminated")
             base = [item for item in await gather(self.verify(i) for i in items) if item]
         records = list(base)
         for kind in ("answer_enriched", "context_enriched"):
@@ -148,7 +169,7 @@ class UnitRunner:
             inputs = base if step.source == "similar_question" else [self.seed_item(seed)]
             batches = await gather(self.enrich(step, item) for item in inputs)
             enriched = [item for batch in batches for item in batch]
-            kept = await self.filter(enriched, count="enriched")
+            kept = self.decontaminate(await self.filter(enriched), count="enriched")
             self.progress("enrich", len(kept))
             records.extend(kept)
         return records
@@ -221,6 +242,8 @@ class UnitRunner:
         unit, spec = self.unit, self.unit.verify
         fmt = unit.format
         method = spec.extractor
+        if spec.enabled and fmt.type == "code":
+            return await self.verify_code(item)
         if not spec.enabled or spec.prompt is None or fmt.type in ("code", "free_form"):
             reason = "disabled" if not spec.enabled else f"no {fmt.type} extractor"
             verification = Verification(status="unverified", k=0, method=reason)
@@ -246,13 +269,14 @@ class UnitRunner:
                 if isinstance(fields, Malformed)
                 else answer_key(fields["answer"], fmt, item.choices)
             )
-        record, passed = vote(
+        ballot = Ballot(
             keys,
             spec.k,
             spec.threshold,
             lambda key: same_answer(key, item.answer, fmt, item.choices),
             method,
         )
+        [(record, passed)] = await self.vote_batches.submit([ballot])
         if not passed:
             self.reject(
                 "verify",
@@ -267,6 +291,39 @@ class UnitRunner:
         self.counts["verified"] += 1
         self.progress("verify", 1)
         return msgspec.structs.replace(item, verification=record)
+
+    async def verify_code(self, item: OutputRecord) -> OutputRecord | None:
+        """A code item: its tests, run against its answer; no tests, no verification."""
+        if not self.runs_code(item) or not item.tests:
+            language = self.unit.format.language
+            why = "no tests" if not item.tests else f"no test runner for {language}"
+            verification = Verification(status="unverified", k=0, method=why)
+            return msgspec.structs.replace(item, verification=verification)
+        result = await self.run_code(item.answer, item.tests)
+        if not result.passed:
+            self.reject(
+                "verify",
+                item.id,
+                f"the solution fails its tests: {result.reason}",
+                kind=item.kind,
+                seed_id=item.seed_id,
+                item=msgspec.structs.asdict(item),
+            )
+            return None
+        self.counts["verified"] += 1
+        self.progress("verify", 1)
+        return msgspec.structs.replace(item, verification=tests_passed(result))
+
+    def runs_code(self, item: OutputRecord) -> bool:
+        """Whether the item's tests can be run: it has some, and they are Python."""
+        language = self.unit.format.language.lower()
+        return bool(item.tests) and language in ("python", "python3", "py")
+
+    async def run_code(self, answer: str, tests: list[str]) -> CodeResult:
+        fmt = self.unit.format
+        return await run_tests(
+            code_text(answer), tests, timeout_s=fmt.timeout_s, entry_point=fmt.entry_point
+        )
 
     async def enrich(self, step: PlanStep, item: OutputRecord) -> list[OutputRecord]:
         unit, fmt = self.unit, self.unit.format
@@ -311,6 +368,22 @@ class UnitRunner:
                     )
                     continue
                 enriched = msgspec.structs.replace(item, rationale=fields["rationale"])
+                if fmt.type == "code" and self.runs_code(item) and item.tests:
+                    # The explanation comes with its own solution: it must pass the
+                    # item's tests too, and is the answer the explanation belongs to.
+                    tested = await self.run_code(fields["answer"], item.tests)
+                    if not tested.passed:
+                        self.reject(
+                            "enrich",
+                            item_id,
+                            f"the explanation's solution fails the item's tests: {tested.reason}",
+                            kind=step.kind,
+                            seed_id=item.seed_id,
+                        )
+                        continue
+                    enriched = msgspec.structs.replace(
+                        enriched, answer=fields["answer"], verification=tests_passed(tested)
+                    )
             else:
                 context = fields["context"]
                 if item.context:
@@ -329,7 +402,9 @@ class UnitRunner:
             )
         return out
 
-    async def filter(self, items: list[OutputRecord], *, count: str) -> list[OutputRecord]:
+    async def filter(
+        self, items: list[OutputRecord], *, count: str | None = None
+    ) -> list[OutputRecord]:
         """The items that pass the unit's filters; `count` names the funnel stage."""
         reasons = await self.filter_batches.submit([msgspec.structs.asdict(i) for i in items])
         kept = []
@@ -339,6 +414,28 @@ class UnitRunner:
             else:
                 self.reject(
                     "filter",
+                    item.id,
+                    reason,
+                    kind=item.kind,
+                    seed_id=item.seed_id,
+                    item=msgspec.structs.asdict(item),
+                )
+        if count is not None:
+            self.counts[count] += len(kept)
+        return kept
+
+    def decontaminate(self, items: list[OutputRecord], *, count: str) -> list[OutputRecord]:
+        """The items that reproduce no held-out evaluation item; `count` as in `filter`."""
+        kept = []
+        for item in items:
+            reason = None
+            if self.held_out is not None:
+                reason = self.held_out.check(msgspec.structs.asdict(item))
+            if reason is None:
+                kept.append(item)
+            else:
+                self.reject(
+                    "decontaminate",
                     item.id,
                     reason,
                     kind=item.kind,
@@ -378,6 +475,16 @@ class UnitRunner:
         return msgspec.structs.replace(
             record, verification=Verification(status="unverified", k=0, method="seed")
         )
+
+
+def tests_passed(result: CodeResult) -> Verification:
+    return Verification(
+        status="verified",
+        k=result.tests,
+        votes={"passed": result.passed_tests},
+        agreement=1.0,
+        method="tests",
+    )
 
 
 async def gather(tasks: Any) -> list[Any]:

@@ -30,7 +30,8 @@ def check_funnel(out: Path) -> dict[str, Any]:
         assert counts["seeds"] == counts["normalized"] + by_stage["normalize"], unit
         assert counts["generated"] == counts["parsed"] + similar["parse"], unit
         assert counts["parsed"] == counts["filtered"] + similar["filter"], unit
-        assert counts["filtered"] == counts["verified"] + similar["verify"], unit
+        assert counts["filtered"] == counts["decontaminated"] + similar["decontaminate"], unit
+        assert counts["decontaminated"] == counts["verified"] + similar["verify"], unit
         written = sum(1 for r in records if f"{r['task']}/{r['subtask']}" == unit)
         assert counts["written"] == written, unit
         kept_before_dedup = counts["verified"] + counts["enriched"]
