@@ -11,10 +11,10 @@ import json
 import re
 import string
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 LETTERS = string.ascii_uppercase
@@ -97,3 +97,10 @@ def environment() -> ImmutableSandboxedEnvironment:
     )
     env.filters.update(FILTERS)
     return env
+
+
+@lru_cache(maxsize=8192)
+def parse(text: str) -> nodes.Template:
+    """The syntax tree of a template, parsed once per text (the trees are only read).
+    A syntax error is raised again on every call: nothing is cached for it."""
+    return environment().parse(text)

@@ -22,7 +22,7 @@ from jinja2 import nodes
 from jinja2.runtime import Context, new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from taskseed.compiler.jinja_env import environment
+from taskseed.compiler.jinja_env import environment, parse
 
 Row = dict[str, Any]
 Evaluator = Callable[[Row], Any]
@@ -80,7 +80,7 @@ def evaluator(body: str, *, is_template: bool) -> Evaluator | None:
     evaluate the text (the caller compiles it then). Syntax errors propagate."""
     env = environment()
     if is_template:
-        tree = env.parse(body)
+        tree = parse(body)
         if len(tree.body) != 1 or not isinstance(tree.body[0], nodes.Output):
             return None if tree.body else (lambda row: "")
         parts = tree.body[0].nodes
@@ -90,7 +90,7 @@ def evaluator(body: str, *, is_template: bool) -> Evaluator | None:
             part.data if isinstance(part, nodes.TemplateData) else str(_Walk(env, row).eval(part))
             for part in parts
         )
-    expr = env.parse("{{ " + body + " }}").body
+    expr = parse("{{ " + body + " }}").body
     if len(expr) != 1 or not isinstance(expr[0], nodes.Output) or len(expr[0].nodes) != 1:
         return None  # not a single expression
     node = expr[0].nodes[0]

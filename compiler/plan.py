@@ -12,6 +12,7 @@ import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -82,6 +83,11 @@ def content_id(text: str | bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+@lru_cache(maxsize=8192)
+def _text_id(text: str) -> str:
+    return content_id(text)
+
+
 @dataclass
 class PlanBuilder:
     diagnostics: Diagnostics
@@ -111,7 +117,7 @@ class PlanBuilder:
     @staticmethod
     def written_in(node: Node) -> Path:
         """The folder of the file that wrote a value (relative paths resolve from it)."""
-        return Path(node.span.file).parent
+        return _folder(node.span.file)
 
     # ------------------------------------------------------------------- unit
 
@@ -290,7 +296,7 @@ class PlanBuilder:
         if fields_spec.template is not None:
             node = lookup(tree, (*path, "template"))
             span = node.span if node is not None else tree.span
-            spec_file = Path(span.file)
+            spec_file = _path(span.file)
             source = self.checker.find_named(fields_spec.template, spec_file, span)
             if source is not None:
                 origin = TemplateOrigin.from_file(source)
@@ -320,7 +326,7 @@ class PlanBuilder:
         origin = TemplateOrigin.from_scalar(node)
         if not self.checker.check_template(text, origin, variables, fields):
             return None
-        where = f"{self.relative(Path(node.span.file))}:{origin.line}"
+        where = f"{self.relative(_path(node.span.file))}:{origin.line}"
         return self.register_template(text, where)
 
     def verify(
@@ -342,7 +348,7 @@ class PlanBuilder:
     # ------------------------------------------------------------ embedding
 
     def register_template(self, text: str, origin: str) -> str:
-        key = content_id(text)
+        key = _text_id(text)
         self.templates.setdefault(key, PlanTemplate(source=text, origin=origin))
         return key
 
@@ -431,7 +437,18 @@ class PlanBuilder:
 
 
 def resolved_dir(tree: MapNode) -> Path:
-    return Path(tree.span.file).parent
+    return _folder(tree.span.file)
+
+
+@lru_cache(maxsize=4096)
+def _path(name: str) -> Path:
+    """Spans name their files by string; the compiler asks for the same few many times."""
+    return Path(name)
+
+
+@lru_cache(maxsize=4096)
+def _folder(name: str) -> Path:
+    return Path(name).parent
 
 
 def _enabled(spec: TaskSpec, kind: str) -> bool:

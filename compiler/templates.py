@@ -17,7 +17,7 @@ from pathlib import Path
 from jinja2 import TemplateSyntaxError, meta, nodes
 
 from taskseed.compiler.diagnostics import Diagnostics
-from taskseed.compiler.jinja_env import environment
+from taskseed.compiler.jinja_env import environment, parse
 from taskseed.compiler.mapping import classify
 from taskseed.compiler.nodes import ScalarNode
 from taskseed.compiler.records import ITEM_FIELDS, RECORD_FIELDS, TASK_FIELDS
@@ -63,10 +63,10 @@ class Fields:
     """The attributes a name may have, for `seed.x`, `item.x`, `task.x`, `vars.x`."""
 
     by_name: dict[str, tuple[str, ...]]
+    key: tuple[tuple[str, tuple[str, ...]], ...] = field(init=False)  # for caches
 
-    @property
-    def key(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
-        return tuple(sorted(self.by_name.items()))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", tuple(sorted(self.by_name.items())))
 
 
 @dataclass
@@ -309,7 +309,7 @@ class Analysis:
 @lru_cache(maxsize=8192)
 def _analyse(text: str) -> Analysis:
     try:
-        parsed = environment().parse(text)
+        parsed = parse(text)
     except TemplateSyntaxError as exc:
         return Analysis(error=exc)
     unsupported = tuple(

@@ -33,8 +33,11 @@ def test_plan_round_trips(repo_cwd: Path) -> None:
 def test_plan_body_has_no_absolute_paths_or_clock(repo_cwd: Path) -> None:
     plan = compile_paths(["taskspecs"]).plan
     assert plan is not None
+    assert str(repo_cwd) not in encode(plan).decode()
+    # Fixture rows are data (DuoRC's plot ids look like `/m/ts0001`): look at the rest.
+    for fixture in plan.fixtures.values():
+        fixture.rows = []
     text = encode(plan).decode()
-    assert str(repo_cwd) not in text
     assert "/tmp/" not in text and '"/' not in text
     assert plan.version == PLAN_VERSION
 
