@@ -53,19 +53,29 @@ def dedup(
         records = sorted(
             (record for _, output in members for record in output.records), key=lambda r: r.id
         )
+        # Every text of the group is sketched once, in one batch; the texts are not kept.
+        sketcher = NearDuplicates(settings)
+        seed_keys: list[str] = []
+        seed_texts: list[str] = []
+        if settings.against_seeds:
+            for unit, output in members:
+                for seed_id, text in sorted(output.seed_texts.items()):
+                    seed_keys.append(f"seed:{unit.id}:{seed_id}")
+                    seed_texts.append(text)
+        seed_sigs = sketcher.sketch_many(seed_texts)
+        record_sigs = sketcher.sketch_many(
+            [item_text(msgspec.structs.asdict(r), settings.fields) for r in records]
+        )
         # Items are compared within one data kind: an enriched item shares its parent's
         # question on purpose. Seeds are compared against every kind.
         for kind in sorted({r.kind for r in records}):
             index = NearDuplicates(settings)
-            if settings.against_seeds:
-                for unit, output in members:
-                    for seed_id, text in sorted(output.seed_texts.items()):
-                        index.add(f"seed:{unit.id}:{seed_id}", text)
-            for record in (r for r in records if r.kind == kind):
-                text = item_text(msgspec.structs.asdict(record), settings.fields)
-                match = index.first_match(text)
+            index.add_signatures(seed_keys, seed_sigs)
+            rows = [i for i, r in enumerate(records) if r.kind == kind]
+            matches = index.deduplicate_signatures([records[i].id for i in rows], record_sigs[rows])
+            for i, match in zip(rows, matches, strict=True):
+                record = records[i]
                 if match is None:
-                    index.add(record.id, text)
                     kept.append(record)
                     continue
                 other, similarity = match
