@@ -93,3 +93,16 @@ def test_both_domains_are_covered() -> None:
     for unit in units():
         domains[unit.domain].add(unit.task)
     assert set(domains) == {"knowledge", "reasoning"}
+
+
+def test_catalog_size() -> None:
+    """About 70 task families and 700 subtasks, as the method this catalog follows."""
+    families: dict[str, set[str]] = defaultdict(set)
+    subtasks: dict[str, int] = defaultdict(int)
+    for unit in units():
+        families[unit.domain].add(unit.task)
+        subtasks[unit.domain] += 1
+    assert sum(len(f) for f in families.values()) >= 65
+    assert sum(subtasks.values()) >= 650
+    assert min(len(f) for f in families.values()) >= 30
+    assert min(subtasks.values()) >= 250
