@@ -85,7 +85,7 @@ def client_cost(url: str) -> list[tuple[int, tuple[float, float], tuple[float, f
     rows = []
     for in_flight in LEVELS:
 
-        async def ours() -> tuple[float, float]:
+        async def ours(in_flight: int = in_flight) -> tuple[float, float]:
             engine = OpenAICompatEngine(
                 base_url=url, model="fake", max_concurrency=in_flight, initial_concurrency=in_flight
             )
@@ -103,7 +103,7 @@ def client_cost(url: str) -> list[tuple[int, tuple[float, float], tuple[float, f
             finally:
                 await engine.close()
 
-        async def official() -> tuple[float, float]:
+        async def official(in_flight: int = in_flight) -> tuple[float, float]:
             client = AsyncOpenAI(base_url=url, api_key="not-needed")
 
             async def send(i: int) -> object:

@@ -58,7 +58,15 @@ def raw_pass(ledger: Path) -> tuple[int, int, float]:
     with sqlite3.connect(ledger) as conn:
         rows = conn.execute("SELECT request FROM requests ORDER BY created").fetchall()
     requests = [msgspec.json.decode(row[0], type=ChatRequest) for row in rows]
-    llm = Llama(model_path=str(default_model_path()), n_ctx=4096, n_batch=512, verbose=False)
+    # The same settings as the embedded engine (LlamaCppEngine): context, batch, threads.
+    engine = LlamaCppEngine()
+    llm = Llama(
+        model_path=str(default_model_path()),
+        n_ctx=engine.n_ctx,
+        n_threads=engine.threads,
+        n_batch=512,
+        verbose=False,
+    )
     grammars: dict[str, LlamaGrammar] = {}
     tokens = 0
     start = time.perf_counter()
@@ -69,12 +77,14 @@ def raw_pass(ledger: Path) -> tuple[int, int, float]:
             grammar = grammars.get(schema) or LlamaGrammar.from_json_schema(schema, verbose=False)
             grammars[schema] = grammar
         for index in range(request.n):
-            seed = None if request.sampling.seed is None else request.sampling.seed + index
+            seed = request.sampling.seed
+            seed = None if seed is None else (seed + index) % (2**31)
             out = llm.create_chat_completion(
                 messages=[{"role": m.role, "content": m.content} for m in request.messages],
                 temperature=request.sampling.temperature,
                 top_p=request.sampling.top_p,
                 max_tokens=request.sampling.max_tokens,
+                stop=list(request.sampling.stop) or None,
                 seed=seed,
                 grammar=grammar,
             )

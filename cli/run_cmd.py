@@ -242,7 +242,8 @@ def run_command(args: argparse.Namespace) -> int:
         )
         console.print(
             f"taskseed run: {len(units)} units, engine {engine.name} ({engine.model}), "
-            f"seeds from {source} -> {config.out}/"
+            f"seeds from {source} -> {config.out}/",
+            soft_wrap=True,
         )
 
         async def main() -> dict[str, Any]:
@@ -298,7 +299,8 @@ def run_ray(
     )
     console.print(
         f"taskseed run: {len(units)} units on Ray ({args.address or 'a local instance'}), "
-        f"engine {args.engine} per shard -> {config.out}/"
+        f"engine {args.engine} per shard -> {config.out}/",
+        soft_wrap=True,
     )
     try:
         with StageProgress(console, enabled=show, units=len(units)) as progress:
