@@ -50,7 +50,8 @@ from datasketch import MinHash, MinHashLSH
 from near_dups import Corpus, banded_targets, documents, planted_pairs  # bench/ is sys.path[0]
 from ruamel.yaml import YAML
 
-from taskseed.compiler.lsh import candidate_probability, optimal_bands_rows
+from taskseed.compiler.lsh import candidate_probability
+from taskseed.compiler.plan import plan_dedup
 from taskseed.compiler.plan_model import PlanDedup
 from taskseed.compiler.spec import DedupSpec
 from taskseed.runtime import minhash
@@ -84,23 +85,7 @@ TARGET_SKETCH, TARGET_LSH, TARGET_RECALL_POINTS = 30.0, 20.0, 1.5
 def defaults() -> PlanDedup:
     """The dedup defaults every task inherits, resolved as `compiler/plan.py` does."""
     data = YAML(typ="safe").load((REPO / "taskspecs/_defaults.yaml").read_text())
-    spec = msgspec.convert(data.get("dedup", {}), DedupSpec)
-    if spec.bands is not None and spec.rows is not None:
-        bands, rows = spec.bands, spec.rows
-    else:
-        bands, rows = optimal_bands_rows(spec.threshold, spec.num_perm)
-    return PlanDedup(
-        enabled=spec.enabled,
-        threshold=spec.threshold,
-        shingle=spec.shingle,
-        ngram=spec.ngram,
-        num_perm=spec.num_perm,
-        bands=bands,
-        rows=rows,
-        scope=spec.scope,
-        against_seeds=spec.against_seeds,
-        fields=list(spec.fields),
-    )
+    return plan_dedup(msgspec.convert(data.get("dedup", {}), DedupSpec))
 
 
 def cpu(fn: Callable[[], T], repeat: int = 3) -> tuple[float, T]:

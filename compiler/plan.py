@@ -46,6 +46,7 @@ from taskseed.compiler.resolve import ResolvedUnit
 from taskseed.compiler.source import SourceFile
 from taskseed.compiler.spec import (
     DATA_KINDS,
+    DedupSpec,
     KindSpec,
     MultipleChoiceFormat,
     SamplingSpec,
@@ -509,7 +510,11 @@ def _filters(spec: TaskSpec) -> PlanFilters:
 
 
 def _dedup(spec: TaskSpec) -> PlanDedup:
-    d = spec.dedup
+    return plan_dedup(spec.dedup)
+
+
+def plan_dedup(d: DedupSpec) -> PlanDedup:
+    """A dedup section as the plan holds it, bands and rows chosen when not given."""
     if d.bands is not None and d.rows is not None:
         bands, rows = d.bands, d.rows
     else:
