@@ -38,7 +38,6 @@ share their held-out data build it once.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import os
 import threading
@@ -56,7 +55,7 @@ from taskseed.compiler.mapping import MappingError, compile_expr, normalize
 from taskseed.compiler.plan_model import PlanDedup, Unit
 from taskseed.runtime.answers import normalize_text
 from taskseed.runtime.dedup import NearDuplicates
-from taskseed.runtime.seeds import held_out_rows, read_files
+from taskseed.runtime.seeds import held_out_rows, matching_files, read_files
 
 MIN_SHORT_WORDS = 5
 # An n-gram that more than this many held-out items share is the task's wording (an
@@ -324,7 +323,7 @@ def _stamp(unit: Unit, use_fixtures: bool, root: Path) -> bytes:
     mapping, fields and settings; units with the same stamp share one index."""
     files = []
     for pattern in unit.decontaminate.files:
-        for path in sorted(glob.glob(str(root / pattern))):
+        for path in matching_files(pattern, root):
             stat = os.stat(path)
             files.append((path, stat.st_size, stat.st_mtime_ns))
     seeds = unit.seeds

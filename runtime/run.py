@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
-import glob
 import hashlib
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ from taskseed.runtime.finalize import finalize
 from taskseed.runtime.ledger import Ledger, LedgeredEngine, LedgerStats
 from taskseed.runtime.progress import StageProgress
 from taskseed.runtime.results import UnitOutput
+from taskseed.runtime.seeds import matching_files
 from taskseed.runtime.staging import Staging, run_key
 from taskseed.runtime.unit import RunOptions, UnitRunner
 from taskseed.runtime.writer import Format
@@ -93,7 +93,7 @@ def unit_keys(units: Sequence[Unit], model: str, options: RunOptions) -> dict[st
     def stamp(pattern: str) -> str:
         if pattern not in stamps:
             digest = hashlib.sha256()
-            for path in sorted(glob.glob(str(options.root / pattern))):
+            for path in matching_files(pattern, options.root):
                 name = Path(path).relative_to(options.root).as_posix()
                 digest.update(name.encode() + b"\0" + Path(path).read_bytes() + b"\0")
             stamps[pattern] = digest.hexdigest()[:16]

@@ -71,6 +71,11 @@ def _local_rows(unit: Unit, root: Path) -> Iterator[Row]:
     return read_files(unit.seeds.files, root, unit.seeds.format, owner=unit.id)
 
 
+def matching_files(pattern: str, root: Path) -> list[str]:
+    """The files a local-file glob (relative to `root`) names, sorted."""
+    return sorted(glob.glob(str(root / pattern)))
+
+
 def read_files(
     patterns: Sequence[str],
     root: Path,
@@ -86,7 +91,7 @@ def read_files(
 
     paths: list[str] = []
     for pattern in patterns:
-        matches = sorted(glob.glob(str(root / pattern)))
+        matches = matching_files(pattern, root)
         if not matches:
             raise SeedError(f"{owner}: no {role} file matches {pattern} (relative to {root})")
         paths.extend(matches)

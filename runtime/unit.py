@@ -109,6 +109,13 @@ class UnitRunner:
             Reject(id=item_id, unit=self.unit.id, stage=stage, reason=reason, **extra)
         )
 
+    def drop(
+        self, stage: str, item: OutputRecord, reason: str, payload: dict[str, Any] | None = None
+    ) -> None:
+        """Reject a generated item, keeping it (or `payload`) in the rejects file."""
+        kept = payload if payload is not None else msgspec.structs.asdict(item)
+        self.reject(stage, item.id, reason, kind=item.kind, seed_id=item.seed_id, item=kept)
+
     def malformed(
         self, stage: str, item_id: str, why: Malformed, kind: str, seed_id: str, text: str
     ) -> None:
@@ -278,14 +285,12 @@ class UnitRunner:
         )
         [(record, passed)] = await self.vote_batches.submit([ballot])
         if not passed:
-            self.reject(
+            self.drop(
                 "verify",
-                item.id,
+                item,
                 f"majority {record.majority!r} with agreement {record.agreement:.2f} "
                 f"(threshold {spec.threshold}) does not confirm the answer {item.answer!r}",
-                kind=item.kind,
-                seed_id=item.seed_id,
-                item=msgspec.structs.asdict(record),
+                msgspec.structs.asdict(record),
             )
             return None
         self.counts["verified"] += 1
@@ -301,14 +306,7 @@ class UnitRunner:
             return msgspec.structs.replace(item, verification=verification)
         result = await self.run_code(item.answer, item.tests)
         if not result.passed:
-            self.reject(
-                "verify",
-                item.id,
-                f"the solution fails its tests: {result.reason}",
-                kind=item.kind,
-                seed_id=item.seed_id,
-                item=msgspec.structs.asdict(item),
-            )
+            self.drop("verify", item, f"the solution fails its tests: {result.reason}")
             return None
         self.counts["verified"] += 1
         self.progress("verify", 1)
@@ -406,20 +404,14 @@ class UnitRunner:
         self, items: list[OutputRecord], *, count: str | None = None
     ) -> list[OutputRecord]:
         """The items that pass the unit's filters; `count` names the funnel stage."""
-        reasons = await self.filter_batches.submit([msgspec.structs.asdict(i) for i in items])
+        rows = [msgspec.structs.asdict(i) for i in items]
+        reasons = await self.filter_batches.submit(rows)
         kept = []
-        for item, reason in zip(items, reasons, strict=True):
+        for item, row, reason in zip(items, rows, reasons, strict=True):
             if reason is None:
                 kept.append(item)
             else:
-                self.reject(
-                    "filter",
-                    item.id,
-                    reason,
-                    kind=item.kind,
-                    seed_id=item.seed_id,
-                    item=msgspec.structs.asdict(item),
-                )
+                self.drop("filter", item, reason, row)
         if count is not None:
             self.counts[count] += len(kept)
         return kept
@@ -428,20 +420,12 @@ class UnitRunner:
         """The items that reproduce no held-out evaluation item; `count` as in `filter`."""
         kept = []
         for item in items:
-            reason = None
-            if self.held_out is not None:
-                reason = self.held_out.check(msgspec.structs.asdict(item))
+            row = msgspec.structs.asdict(item)
+            reason = self.held_out.check(row) if self.held_out is not None else None
             if reason is None:
                 kept.append(item)
             else:
-                self.reject(
-                    "decontaminate",
-                    item.id,
-                    reason,
-                    kind=item.kind,
-                    seed_id=item.seed_id,
-                    item=msgspec.structs.asdict(item),
-                )
+                self.drop("decontaminate", item, reason, row)
         self.counts[count] += len(kept)
         return kept
 
