@@ -46,7 +46,7 @@ format: setup
 
 typecheck: setup
 	mkdir -p .typecheck/taskseed
-	for pkg in compiler runtime cli importers; do ln -sfn ../../$$pkg .typecheck/taskseed/$$pkg; done
+	for pkg in compiler contract runtime cli importers; do ln -sfn ../../$$pkg .typecheck/taskseed/$$pkg; done
 	$(BIN)/mypy
 
 # Rewrite the expected outputs of the golden cases in tests/golden/.

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from taskseed.compiler.driver import compile_paths
-from taskseed.compiler.plan_model import encode
+from taskseed.contract.plan import encode
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_UNITS = 700
@@ -63,7 +63,7 @@ COLD = """
 import sys, time
 from pathlib import Path
 from taskseed.compiler.driver import compile_paths
-from taskseed.compiler.plan_model import encode
+from taskseed.contract.plan import encode
 start = time.perf_counter()
 result = compile_paths([sys.argv[1]], root=Path(sys.argv[2]))
 assert result.plan is not None

@@ -1,7 +1,7 @@
 """`make bench-filters`, first half: our MinHash and LSH beside datasketch's, in one run.
 
 Settings are the catalog defaults (`taskspecs/_defaults.yaml`, dedup section; bands and
-rows chosen by `compiler/lsh.py` as the compiler does). Every figure is measured in this
+rows chosen by `compiler/lsh_bands.py` as the compiler does). Every figure is measured in this
 run, on documents from `near_dups.py`:
 
 1. sketching: documents of 200 words; ours is `MinHasher.sketch_many` (normalisation and
@@ -50,10 +50,10 @@ from datasketch import MinHash, MinHashLSH
 from near_dups import Corpus, banded_targets, documents, planted_pairs  # bench/ is sys.path[0]
 from ruamel.yaml import YAML
 
-from taskseed.compiler.lsh import candidate_probability
+from taskseed.compiler.lsh_bands import candidate_probability
 from taskseed.compiler.plan import plan_dedup
-from taskseed.compiler.plan_model import PlanDedup
 from taskseed.compiler.spec import DedupSpec
+from taskseed.contract.plan import PlanDedup
 from taskseed.runtime import minhash
 from taskseed.runtime.dedup import NearDuplicates, shingles
 from taskseed.runtime.lsh import LSHIndex, candidate_pairs, min_count
@@ -304,7 +304,7 @@ def main() -> int:
     )
     print(
         f"defaults: threshold {c.threshold}, {c.shingle} {c.ngram}-grams, num_perm "
-        f"{c.num_perm}, {c.bands} bands x {c.rows} rows (compiler/lsh.py)"
+        f"{c.num_perm}, {c.bands} bands x {c.rows} rows (compiler/lsh_bands.py)"
     )
     hasher = MinHasher(c.num_perm, c.shingle, c.ngram)
     warm_up(c, hasher)

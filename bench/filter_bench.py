@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from taskseed.compiler.driver import compile_paths
-from taskseed.compiler.plan_model import PlanFilters, PlanFormat
-from taskseed.compiler.records import Verification
+from taskseed.contract.plan import PlanFilters, PlanFormat
+from taskseed.contract.records import Verification
 from taskseed.runtime.filters import checks, reason_expression, reject_reasons
 from taskseed.runtime.filters import frame as filters_frame
 from taskseed.runtime.verify import Ballot, tally, vote_many

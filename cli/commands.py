@@ -21,8 +21,8 @@ def _use_color(choice: str, stream: TextIO) -> bool:
 
 def _report(args: argparse.Namespace, result: object, stream: TextIO) -> int:
     """Print diagnostics in the chosen format; the exit code they imply."""
+    from taskseed.compiler.diagnostic_formats import RENDERERS, render_text, summary_line
     from taskseed.compiler.driver import CompileResult
-    from taskseed.compiler.render import RENDERERS, render_text, summary_line
 
     assert isinstance(result, CompileResult)
     items = result.diagnostics.sorted()
@@ -46,7 +46,7 @@ def validate(args: argparse.Namespace) -> int:
 
 def compile_plan(args: argparse.Namespace) -> int:
     from taskseed.compiler.driver import compile_paths
-    from taskseed.compiler.plan_model import encode
+    from taskseed.contract.plan import encode
 
     root = Path(args.root) if args.root else None
     result = compile_paths(args.paths, root=root)
@@ -80,7 +80,7 @@ def explain(args: argparse.Namespace) -> int:
 
 
 def read_plan(path: str) -> object:
-    from taskseed.compiler.plan_model import PlanError, decode
+    from taskseed.contract.plan import PlanError, decode
 
     try:
         data = Path(path).read_bytes()
@@ -99,7 +99,7 @@ def plan_show(args: argparse.Namespace) -> int:
 
     import msgspec
 
-    from taskseed.compiler.plan_model import Plan
+    from taskseed.contract.plan import Plan
 
     plan = read_plan(args.plan)
     assert isinstance(plan, Plan)
@@ -107,7 +107,7 @@ def plan_show(args: argparse.Namespace) -> int:
         try:
             unit = plan.unit(args.unit)
         except KeyError:
-            from taskseed.compiler.suggest import did_you_mean
+            from taskseed.contract.suggest import did_you_mean
 
             hint = did_you_mean(args.unit, [u.id for u in plan.units]) or ""
             raise UserError(f"no unit `{args.unit}` in {args.plan}. {hint}".strip()) from None
@@ -122,7 +122,7 @@ def plan_show(args: argparse.Namespace) -> int:
 
 
 def summarize(plan: object) -> dict[str, object]:
-    from taskseed.compiler.plan_model import Plan, Unit
+    from taskseed.contract.plan import Plan, Unit
 
     assert isinstance(plan, Plan)
     domains: dict[str, dict[str, object]] = {}

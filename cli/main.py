@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from taskseed.cli.errors import EXIT_DIAGNOSTICS, EXIT_INTERNAL, EXIT_OK, UserError
-from taskseed.compiler.version import VERSION
+from taskseed.contract.version import VERSION
 
 Handler = Callable[[argparse.Namespace], int]
 

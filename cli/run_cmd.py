@@ -156,8 +156,8 @@ def load_plan(inputs: list[str]) -> Any:
 
     if len(inputs) == 1 and inputs[0].endswith(".json"):
         return read_plan(inputs[0])
+    from taskseed.compiler.diagnostic_formats import render_text
     from taskseed.compiler.driver import compile_paths
-    from taskseed.compiler.render import render_text
 
     result = compile_paths(inputs)
     if result.plan is None:

@@ -1,7 +1,7 @@
 """Diagnostics are data: a code, a severity, a message, a span and notes.
 
 The phases append to a `Diagnostics` collection and never print; the renderers in
-`render.py` turn the collection into text, JSON or CI annotations.
+`diagnostic_formats.py` turn the collection into text, JSON or CI annotations.
 """
 
 from __future__ import annotations

@@ -17,12 +17,12 @@ import msgspec
 from taskseed.compiler.diagnostics import Diagnostics
 from taskseed.compiler.nodes import Node, ScalarNode, to_plain
 from taskseed.compiler.plan import PlanBuilder
-from taskseed.compiler.plan_model import Plan, Unit
 from taskseed.compiler.resolve import DEFAULT_SUBTASK, ResolvedUnit, Resolver
 from taskseed.compiler.rules import UnitRules
 from taskseed.compiler.source import SourceFile, Span, display_path
 from taskseed.compiler.spec import TaskSpec
 from taskseed.compiler.validate import validate_resolved
+from taskseed.contract.plan import Plan, Unit
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 SKIP_DIRS = frozenset({"_templates", "fixtures", ".git", "__pycache__"})

@@ -20,28 +20,8 @@ import msgspec
 
 from taskseed.compiler.diagnostics import Diagnostics
 from taskseed.compiler.fixtures import Fixture, FixtureReader
-from taskseed.compiler.lsh import optimal_bands_rows
-from taskseed.compiler.mapping import MappingError, compile_expr, normalize
+from taskseed.compiler.lsh_bands import optimal_bands_rows
 from taskseed.compiler.nodes import MapNode, Node, ScalarNode, lookup
-from taskseed.compiler.plan_model import (
-    Plan,
-    PlanAnswer,
-    PlanBounds,
-    PlanDecontaminate,
-    PlanDedup,
-    PlanFilters,
-    PlanFixture,
-    PlanFormat,
-    PlanMapping,
-    PlanPrompt,
-    PlanSampling,
-    PlanSeeds,
-    PlanSource,
-    PlanStep,
-    PlanTemplate,
-    PlanVerify,
-    Unit,
-)
 from taskseed.compiler.resolve import ResolvedUnit
 from taskseed.compiler.source import SourceFile
 from taskseed.compiler.spec import (
@@ -61,7 +41,27 @@ from taskseed.compiler.templates import (
     TemplateOrigin,
     record_fields,
 )
-from taskseed.compiler.version import VERSION
+from taskseed.contract.mapping import MappingError, compile_expr, normalize
+from taskseed.contract.plan import (
+    Plan,
+    PlanAnswer,
+    PlanBounds,
+    PlanDecontaminate,
+    PlanDedup,
+    PlanFilters,
+    PlanFixture,
+    PlanFormat,
+    PlanMapping,
+    PlanPrompt,
+    PlanSampling,
+    PlanSeeds,
+    PlanSource,
+    PlanStep,
+    PlanTemplate,
+    PlanVerify,
+    Unit,
+)
+from taskseed.contract.version import VERSION
 
 EXTRACTORS = {
     "multiple_choice": "option",
@@ -251,6 +251,17 @@ class PlanBuilder:
             items = [d.files] if isinstance(d.files, str) else d.files
             files = [self.relative(base / item) for item in items]
         splits = list(d.splits) if d.splits is not None else list(spec.seeds.eval_splits)
+        dedup = _dedup(spec)
+        bands, rows = optimal_bands_rows(d.threshold, dedup.num_perm)
+        minhash = msgspec.structs.replace(
+            dedup,
+            enabled=True,
+            threshold=d.threshold,
+            bands=bands,
+            rows=rows,
+            against_seeds=False,
+            fields=list(d.fields),
+        )
         return PlanDecontaminate(
             enabled=d.enabled,
             ngram=d.ngram,
@@ -258,6 +269,7 @@ class PlanBuilder:
             splits=splits,
             files=files,
             fields=list(d.fields),
+            minhash=minhash,
         )
 
     def mapping(self, spec: TaskSpec, tree: MapNode, fixture: Fixture | None) -> PlanMapping:

@@ -19,8 +19,8 @@ from taskseed.compiler.load import load_file
 from taskseed.compiler.merge import merge, strip_nulls, without
 from taskseed.compiler.nodes import Entry, MapNode, Node, ScalarNode, SeqNode, to_plain
 from taskseed.compiler.source import SourceFile, Span, display_path
-from taskseed.compiler.suggest import did_you_mean
 from taskseed.compiler.validate import validate_document
+from taskseed.contract.suggest import did_you_mean
 
 DEFAULT_SUBTASK = "default"
 PLACEHOLDER = re.compile(r"\$(\$?)\{([^}]*)\}")

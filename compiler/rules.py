@@ -14,17 +14,7 @@ from taskseed.compiler.diagnostics import Diagnostics
 from taskseed.compiler.nodes import MapNode, Path, lookup
 from taskseed.compiler.source import Span
 from taskseed.compiler.spec import DATA_KINDS, KindSpec, MultipleChoiceFormat, TaskSpec
-
-TRAINING_SPLIT = re.compile(r"^(train|training|auxiliary_train|train[_\-].+|.+[_\-]train)$")
-
-
-def split_name(split: str) -> str:
-    """`train[:10%]` -> `train`: the split's name without a slice."""
-    return split.split("[", 1)[0].strip()
-
-
-def is_training_name(split: str) -> bool:
-    return bool(TRAINING_SPLIT.match(split_name(split).lower()))
+from taskseed.contract.splits import is_training_name, split_name
 
 
 class UnitRules:

@@ -14,9 +14,9 @@ from typing import Any
 
 import msgspec
 
-from taskseed.compiler.plan_model import Plan
-from taskseed.compiler.records import OutputRecord, SeedRecord
 from taskseed.compiler.spec import TaskSpec
+from taskseed.contract.plan import Plan
+from taskseed.contract.records import OutputRecord, SeedRecord
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 

@@ -1,7 +1,7 @@
 """Task spec format, version 1: the types of what users write.
 
 These structs mirror the YAML and are strict (`forbid_unknown_fields`). They are not
-what the runtime reads: the plan (`plan_model.py`) holds the resolved, tolerant form.
+what the runtime reads: the plan (`contract/plan.py`) holds the resolved, tolerant form.
 Field descriptions end up in `schemas/taskspec.schema.json`, which editors use for
 completion and hover text. The format is documented in `docs/taskspec.md`.
 """

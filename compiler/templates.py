@@ -17,12 +17,12 @@ from pathlib import Path
 from jinja2 import TemplateSyntaxError, meta, nodes
 
 from taskseed.compiler.diagnostics import Diagnostics
-from taskseed.compiler.jinja_env import environment, parse
-from taskseed.compiler.mapping import classify
 from taskseed.compiler.nodes import ScalarNode
-from taskseed.compiler.records import ITEM_FIELDS, RECORD_FIELDS, TASK_FIELDS
 from taskseed.compiler.source import SourceFile, Span, display_path
-from taskseed.compiler.suggest import did_you_mean
+from taskseed.contract.jinja_env import environment, parse
+from taskseed.contract.mapping import classify
+from taskseed.contract.records import ITEM_FIELDS, RECORD_FIELDS, TASK_FIELDS
+from taskseed.contract.suggest import did_you_mean
 
 TEMPLATES_DIR = "_templates"
 TEMPLATE_SUFFIX = ".j2"

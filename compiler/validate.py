@@ -37,7 +37,7 @@ from taskseed.compiler.nodes import (
 )
 from taskseed.compiler.source import Span
 from taskseed.compiler.spec import ALWAYS_COMPLETE, NAME_PATTERN, SPEC_VERSION, TaskSpec
-from taskseed.compiler.suggest import closest, one_of
+from taskseed.contract.suggest import closest, one_of
 
 # ---------------------------------------------------------------------------- types
 

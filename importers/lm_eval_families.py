@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from taskseed.compiler.suggest import did_you_mean
+from taskseed.contract.suggest import did_you_mean
 from taskseed.importers.lm_eval_index import (
     Found,
     TaskIndex,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from taskseed.compiler.rules import is_training_name
+from taskseed.contract.splits import is_training_name
 from taskseed.importers import lm_eval_jinja as jinja
 from taskseed.importers.lm_eval_yaml import Config, FunctionRef, Origin
 from taskseed.importers.spec_yaml import Note, Problem, hand

@@ -36,8 +36,8 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
-from taskseed.compiler.jinja_env import boxed, option_labels
-from taskseed.compiler.plan_model import PlanFormat
+from taskseed.contract.jinja_env import boxed, option_labels
+from taskseed.contract.plan import PlanFormat
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)

@@ -29,8 +29,8 @@ A generated item is dropped when
    prompt) and do not count. The index stores 64-bit BLAKE2b hashes of the n-grams in
    one sorted numpy array (12 bytes an n-gram with its owner), never the text; or
 2. its MinHash similarity to a held-out item is at or above `threshold`, by the run's
-   MinHash LSH (`dedup.NearDuplicates`, with the unit's dedup shingles and bands and
-   rows chosen for this threshold).
+   MinHash LSH (`dedup.NearDuplicates`, with the settings the plan resolved in
+   `decontaminate.minhash`: the unit's dedup shingles, bands and rows for this threshold).
 
 Indexes are cached per source, mapping and settings, so the subtasks of a task that
 share their held-out data build it once.
@@ -50,9 +50,8 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from taskseed.compiler.lsh import optimal_bands_rows
-from taskseed.compiler.mapping import MappingError, compile_expr, normalize
-from taskseed.compiler.plan_model import PlanDedup, Unit
+from taskseed.contract.mapping import MappingError, compile_expr, normalize
+from taskseed.contract.plan import PlanDedup, Unit
 from taskseed.runtime.answers import normalize_text
 from taskseed.runtime.dedup import NearDuplicates
 from taskseed.runtime.seeds import held_out_rows, matching_files, read_files
@@ -90,21 +89,6 @@ def _runs(words: list[str], n: int) -> Iterator[tuple[int, int]]:
             yield start, n
     elif len(words) >= MIN_SHORT_WORDS:
         yield 0, len(words)
-
-
-def minhash_config(unit: Unit) -> PlanDedup:
-    """The unit's dedup shingles, at the decontamination threshold."""
-    threshold = unit.decontaminate.threshold
-    bands, rows = optimal_bands_rows(threshold, unit.dedup.num_perm)
-    return msgspec.structs.replace(
-        unit.dedup,
-        enabled=True,
-        threshold=threshold,
-        bands=bands,
-        rows=rows,
-        against_seeds=False,
-        fields=list(unit.decontaminate.fields),
-    )
 
 
 @dataclass
@@ -302,7 +286,7 @@ def build(unit: Unit, *, use_fixtures: bool, root: Path) -> Built:
         info["skipped"] = skipped
     if not config.files and not splits:
         return Built(None, info)  # nothing to check against
-    index = HeldOut(ngram=config.ngram, fields=list(config.fields), minhash=minhash_config(unit))
+    index = HeldOut(ngram=config.ngram, fields=list(config.fields), minhash=config.minhash)
     unmapped: dict[str, int] = {}
     for pattern in config.files:
         rows = read_files([pattern], root, None, owner=unit.id, role="held-out")
@@ -332,7 +316,7 @@ def _stamp(unit: Unit, use_fixtures: bool, root: Path) -> bytes:
         "decontaminate": unit.decontaminate,
         "mapping": unit.mapping,
         "format": unit.format,
-        "minhash": minhash_config(unit),
+        "minhash": unit.decontaminate.minhash,
         "files": files,
         "root": str(root.resolve()),
         "dataset": [seeds.dataset, seeds.config, seeds.revision] if online else None,

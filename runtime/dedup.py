@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from taskseed.compiler.plan_model import PlanDedup
+from taskseed.contract.plan import PlanDedup
 from taskseed.runtime.answers import normalize_text
 from taskseed.runtime.lsh import LSHIndex, min_count
 from taskseed.runtime.minhash import MinHasher, Signatures, hasher

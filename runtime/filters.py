@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from taskseed.compiler.plan_model import PlanFilters, PlanFormat
+from taskseed.contract.plan import PlanFilters, PlanFormat
 
 TEXT_FIELDS = ("question", "context", "answer", "rationale")
 SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {

@@ -16,8 +16,8 @@ from typing import Any
 
 import msgspec
 
-from taskseed.compiler.plan_model import Plan, Unit
-from taskseed.compiler.records import OutputRecord
+from taskseed.contract.plan import Plan, Unit
+from taskseed.contract.records import OutputRecord
 from taskseed.runtime.atomic import write_atomic
 from taskseed.runtime.dedup import NearDuplicates, item_text
 from taskseed.runtime.results import Reject, UnitOutput

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskseed.compiler.plan_model import PlanFormat
-from taskseed.compiler.records import ItemFields
+from taskseed.contract.plan import PlanFormat
+from taskseed.contract.records import ItemFields
 
 TEXT = {"type": "string", "minLength": 1}
 

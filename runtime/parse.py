@@ -12,9 +12,9 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from taskseed.compiler.jinja_env import option_labels
-from taskseed.compiler.plan_model import PlanFormat
-from taskseed.compiler.records import ItemFields
+from taskseed.contract.jinja_env import option_labels
+from taskseed.contract.plan import PlanFormat
+from taskseed.contract.records import ItemFields
 from taskseed.runtime.answers import option_index, parse_number
 from taskseed.runtime.engines.base import Choice
 

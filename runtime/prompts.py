@@ -13,9 +13,9 @@ from typing import Any
 import msgspec
 from jinja2 import Template
 
-from taskseed.compiler.jinja_env import environment
-from taskseed.compiler.plan_model import Plan, PlanPrompt, PlanSampling, Unit
-from taskseed.compiler.records import ItemFields, SeedRecord, record_dict
+from taskseed.contract.jinja_env import environment
+from taskseed.contract.plan import Plan, PlanPrompt, PlanSampling, Unit
+from taskseed.contract.records import ItemFields, SeedRecord, record_dict
 from taskseed.runtime.engines.base import ChatRequest, Message, Sampling
 
 

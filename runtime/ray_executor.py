@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from taskseed.compiler.plan_model import Plan, Unit, decode, encode
+from taskseed.contract.plan import Plan, Unit, decode, encode
 from taskseed.runtime.atomic import write_atomic
 from taskseed.runtime.finalize import finalize
 from taskseed.runtime.ledger import LedgerStats

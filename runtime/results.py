@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from taskseed.compiler.records import OutputRecord
+from taskseed.contract.records import OutputRecord
 
 STAGES = (
     "seeds",  # native rows read

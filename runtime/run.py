@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from taskseed.compiler.plan_model import Plan, Unit, encode
+from taskseed.contract.plan import Plan, Unit, encode
 from taskseed.runtime.atomic import write_atomic
 from taskseed.runtime.engines.base import Engine
 from taskseed.runtime.finalize import finalize
@@ -49,7 +49,7 @@ def select_units(plan: Plan, patterns: Sequence[str]) -> list[Unit]:
             if fnmatch.fnmatchcase(u.id, pattern) or fnmatch.fnmatchcase(u.task, pattern)
         ]
         if not matched:
-            from taskseed.compiler.suggest import did_you_mean
+            from taskseed.contract.suggest import did_you_mean
 
             hint = did_you_mean(
                 pattern, sorted({u.task for u in plan.units} | {u.id for u in plan.units})

@@ -15,9 +15,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from taskseed.compiler.mapping import MappingError, compile_expr
-from taskseed.compiler.plan_model import Plan, Unit
-from taskseed.compiler.rules import is_training_name, split_name
+from taskseed.contract.mapping import MappingError, compile_expr
+from taskseed.contract.plan import Plan, Unit
+from taskseed.contract.splits import is_training_name, split_name
 
 SLICE_ROWS = 10_000
 Row = dict[str, Any]

@@ -24,9 +24,9 @@ from typing import Any
 
 import msgspec
 
-from taskseed.compiler.mapping import MappingError, normalize, row_id
-from taskseed.compiler.plan_model import Plan, PlanStep, Unit
-from taskseed.compiler.records import ItemFields, OutputRecord, SeedRecord, Verification
+from taskseed.contract.mapping import MappingError, normalize, row_id
+from taskseed.contract.plan import Plan, PlanStep, Unit
+from taskseed.contract.records import ItemFields, OutputRecord, SeedRecord, Verification
 from taskseed.runtime import output_schemas
 from taskseed.runtime.answers import answer_key, same_answer
 from taskseed.runtime.batcher import MicroBatcher

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from taskseed.compiler.records import Verification
+from taskseed.contract.records import Verification
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import msgspec
 
 from taskseed.compiler.driver import compile_paths
-from taskseed.compiler.plan_model import PLAN_VERSION, Plan, decode, encode
+from taskseed.contract.plan import PLAN_VERSION, Plan, decode, encode
 
 
 def test_catalog_is_clean(repo_cwd: Path) -> None:

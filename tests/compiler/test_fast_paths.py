@@ -14,10 +14,10 @@ import pytest
 from jinja2 import Undefined, meta
 
 from taskseed.compiler.driver import compile_paths
-from taskseed.compiler.jinja_env import environment
-from taskseed.compiler.jinja_eval import evaluator
-from taskseed.compiler.mapping import _jinja_compiled, classify, compile_expr
-from taskseed.compiler.plan_model import Plan
+from taskseed.contract.jinja_env import environment
+from taskseed.contract.jinja_eval import evaluator
+from taskseed.contract.mapping import _jinja_compiled, classify, compile_expr
+from taskseed.contract.plan import Plan
 from tests.conftest import CATALOG
 
 

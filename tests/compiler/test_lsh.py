@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from taskseed.compiler.lsh import (
+from taskseed.compiler.lsh_bands import (
     KNOWN,
     candidate_probability,
     optimal_bands_rows,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from taskseed.compiler.mapping import MappingError, classify, normalize
-from taskseed.compiler.plan_model import PlanAnswer, PlanFormat, PlanMapping
+from taskseed.contract.mapping import MappingError, classify, normalize
+from taskseed.contract.plan import PlanAnswer, PlanFormat, PlanMapping
 
 MC = PlanFormat(type="multiple_choice")
 

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from taskseed.compiler.driver import CompileResult, compile_paths
-from taskseed.compiler.plan_model import decode, encode
 from taskseed.compiler.source import SourceFile
+from taskseed.contract.plan import decode, encode
 
 
 def dump_yaml(value: object) -> str:

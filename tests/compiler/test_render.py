@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from taskseed.compiler.diagnostic_formats import render_github, render_text
 from taskseed.compiler.diagnostics import Diagnostics
-from taskseed.compiler.render import render_github, render_text
 from taskseed.compiler.source import SourceFile, Span
 
 

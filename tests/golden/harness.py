@@ -9,8 +9,8 @@ from pathlib import Path
 from collections.abc import Iterator
 
 from taskseed.compiler.driver import compile_paths
-from taskseed.compiler.plan_model import encode
-from taskseed.compiler.render import render_text, summary_line
+from taskseed.contract.plan import encode
+from taskseed.compiler.diagnostic_formats import render_text, summary_line
 
 CASES = Path(__file__).parent / "cases"
 EXPECTED_TEXT = "expected.txt"

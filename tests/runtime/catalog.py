@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from taskseed.compiler.driver import compile_paths
-from taskseed.compiler.plan_model import Plan
+from taskseed.contract.plan import Plan
 
 QUIZ_ROWS = [
     {

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from taskseed.compiler.plan_model import PlanFormat
+from taskseed.contract.plan import PlanFormat
 from taskseed.runtime.answers import (
     answer_key,
     normalize_text,

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from rich.console import Console
 
-from taskseed.compiler.plan_model import Plan, Unit
+from taskseed.contract.plan import Plan, Unit
 from taskseed.runtime import decontaminate as dc
 from taskseed.runtime.engines.base import ChatRequest
 from taskseed.runtime.engines.scripted import ScriptedEngine

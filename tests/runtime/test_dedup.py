@@ -13,8 +13,8 @@ import pytest
 from datasketch import MinHash, MinHashLSH
 
 from bench.near_dups import banded_targets, documents, planted_pairs
-from taskseed.compiler.plan_model import PlanDedup, Unit
-from taskseed.compiler.records import OutputRecord
+from taskseed.contract.plan import PlanDedup, Unit
+from taskseed.contract.records import OutputRecord
 from taskseed.runtime.dedup import NearDuplicates, item_text, shingles
 from taskseed.runtime.finalize import dedup
 from taskseed.runtime.results import UnitOutput

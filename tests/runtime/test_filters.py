@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from taskseed.compiler.plan_model import PlanBounds, PlanFilters, PlanFormat
+from taskseed.contract.plan import PlanBounds, PlanFilters, PlanFormat
 from taskseed.runtime.filters import reject_reasons
 
 MC = PlanFormat(type="multiple_choice")

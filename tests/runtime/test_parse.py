@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from taskseed.compiler.plan_model import PlanFormat
-from taskseed.compiler.records import ItemFields
+from taskseed.contract.plan import PlanFormat
+from taskseed.contract.records import ItemFields
 from taskseed.runtime.engines.base import Choice
 from taskseed.runtime.parse import Malformed, parse_fields, parse_item
 

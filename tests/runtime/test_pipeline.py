@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from taskseed.compiler.plan_model import Plan
+from taskseed.contract.plan import Plan
 from taskseed.runtime.engines.base import ChatRequest, EngineError
 from taskseed.runtime.engines.scripted import ScriptedEngine
 from taskseed.runtime.progress import StageProgress

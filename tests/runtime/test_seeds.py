@@ -9,7 +9,7 @@ import msgspec
 import polars as pl
 import pytest
 
-from taskseed.compiler.plan_model import Plan, Unit
+from taskseed.contract.plan import Plan, Unit
 from taskseed.runtime.seeds import SeedError, iter_rows
 from tests.runtime.catalog import QUIZ_ROWS, compile_catalog
 

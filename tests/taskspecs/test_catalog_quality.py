@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from taskseed.compiler.driver import compile_paths
-from taskseed.compiler.mapping import compile_expr, normalize
-from taskseed.compiler.plan_model import Plan, Unit
-from taskseed.compiler.rules import is_training_name, split_name
+from taskseed.contract.mapping import compile_expr, normalize
+from taskseed.contract.plan import Plan, Unit
+from taskseed.contract.splits import is_training_name, split_name
 from taskseed.runtime.answers import parse_number
 
 REPO = Path(__file__).resolve().parents[2]

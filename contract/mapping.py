@@ -18,10 +18,10 @@ from typing import Any
 import msgspec
 from jinja2 import TemplateError, Undefined
 
-from taskseed.compiler.jinja_env import environment, option_labels
-from taskseed.compiler.jinja_eval import evaluator
-from taskseed.compiler.plan_model import PlanFormat, PlanMapping
-from taskseed.compiler.records import SeedRecord
+from taskseed.contract.jinja_env import environment, option_labels
+from taskseed.contract.jinja_eval import evaluator
+from taskseed.contract.plan import PlanFormat, PlanMapping
+from taskseed.contract.records import SeedRecord
 
 _SINGLE_EXPR = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.DOTALL)
 

@@ -22,7 +22,7 @@ from jinja2 import nodes
 from jinja2.runtime import Context, new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from taskseed.compiler.jinja_env import environment, parse
+from taskseed.contract.jinja_env import environment, parse
 
 Row = dict[str, Any]
 Evaluator = Callable[[Row], Any]

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import msgspec
 
 PLAN_FORMAT = "taskseed.plan"
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 
 
 class Base(msgspec.Struct, kw_only=True, omit_defaults=False):
@@ -132,12 +132,15 @@ class PlanDedup(Base, kw_only=True):
 
 
 class PlanDecontaminate(Base, kw_only=True):
-    enabled: bool = True
-    ngram: int = 13
-    threshold: float = 0.7
-    splits: list[str] = msgspec.field(default_factory=list)  # held-out splits of the dataset
-    files: list[str] = msgspec.field(default_factory=list)  # relative to the plan root
-    fields: list[str] = msgspec.field(default_factory=lambda: ["question", "context"])
+    enabled: bool
+    ngram: int
+    threshold: float
+    splits: list[str]  # held-out splits of the dataset
+    files: list[str]  # relative to the plan root
+    fields: list[str]
+    # The near-duplicate check against held-out items: the unit's dedup shingles at
+    # `threshold`, with bands and rows chosen for it by the compiler.
+    minhash: PlanDedup
 
 
 class Unit(Base, kw_only=True):
@@ -160,7 +163,7 @@ class Unit(Base, kw_only=True):
     verify: PlanVerify
     filters: PlanFilters
     dedup: PlanDedup
-    decontaminate: PlanDecontaminate = msgspec.field(default_factory=PlanDecontaminate)
+    decontaminate: PlanDecontaminate
     fingerprint: str = ""
 
 
