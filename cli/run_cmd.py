@@ -196,9 +196,9 @@ def run_command(args: argparse.Namespace) -> int:
     from taskseed.runtime.engines import UnknownEngine, make_engine
     from taskseed.runtime.engines.base import EngineError
     from taskseed.runtime.engines.llama_cpp import ModelNotFound
+    from taskseed.runtime.errors import SeedError
     from taskseed.runtime.progress import StageProgress, funnel_table
     from taskseed.runtime.run import RunConfig, SelectionError, run_plan, select_units
-    from taskseed.runtime.seeds import SeedError
     from taskseed.runtime.unit import RunOptions
 
     positive = ("limit_seeds", "shard_size", "concurrency", "max_tokens", "max_concurrency")

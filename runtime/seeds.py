@@ -2,7 +2,7 @@
 
 Sources: the fixture rows embedded in the plan (offline), local JSONL, Parquet or CSV
 files (read in slices through polars, never whole), or a Hugging Face dataset
-(`datasets`, streaming; the optional extra `[hf]`). Held-out splits are refused here
+(`hf_datasets.py`, streaming; the optional extra `[hf]`). Held-out splits are refused here
 too, whatever the plan says, so a hand-edited plan cannot seed from a benchmark. The
 file reader and the dataset loader also serve decontamination (`decontaminate.py`),
 which is the one caller allowed to read held-out splits (`held_out_rows`).
@@ -18,13 +18,11 @@ from typing import Any
 from taskseed.contract.mapping import MappingError, compile_expr
 from taskseed.contract.plan import Plan, Unit
 from taskseed.contract.splits import is_training_name, split_name
+from taskseed.runtime.errors import SeedError
+from taskseed.runtime.hf_datasets import load_split
 
 SLICE_ROWS = 10_000
 Row = dict[str, Any]
-
-
-class SeedError(Exception):
-    """A seed source that cannot be read: a one-line message for the user."""
 
 
 def check_split(unit: Unit) -> None:
@@ -129,7 +127,7 @@ def _format_of(path: str) -> str | None:
 
 
 def _hf_rows(unit: Unit) -> Iterator[Row]:
-    return _load_split(unit, unit.seeds.split)
+    return load_split(unit, unit.seeds.split)
 
 
 def held_out_rows(unit: Unit, split: str) -> Iterator[Row]:
@@ -138,30 +136,4 @@ def held_out_rows(unit: Unit, split: str) -> Iterator[Row]:
     held_out = {split_name(s) for s in (*unit.seeds.eval_splits, *unit.decontaminate.splits)}
     if split_name(split) not in held_out:
         raise SeedError(f"{unit.id}: split `{split}` is not a held-out split of this unit")
-    return _load_split(unit, split)
-
-
-def _load_split(unit: Unit, split: str) -> Iterator[Row]:
-    """One split of the unit's Hugging Face dataset, streamed. Callers check the split:
-    `iter_rows` (seeds) refuses held-out splits, `held_out_rows` allows only those."""
-    try:
-        import datasets
-    except ModuleNotFoundError:
-        raise SeedError(
-            "reading Hugging Face datasets needs the optional extra: pip install 'taskseed[hf]'"
-        ) from None
-    seeds = unit.seeds
-    if seeds.dataset is None:
-        raise SeedError(f"{unit.id}: the plan names no Hugging Face dataset")
-    try:
-        stream = datasets.load_dataset(
-            seeds.dataset,
-            seeds.config,
-            split=split,
-            revision=seeds.revision,
-            streaming=True,
-        )
-    except Exception as exc:  # network, missing config, missing split, ...
-        raise SeedError(f"{unit.id}: cannot load {seeds.dataset} ({split}): {exc}") from None
-    for row in stream:
-        yield dict(row)
+    return load_split(unit, split)

@@ -17,9 +17,10 @@ from taskseed.contract.plan import Plan, Unit
 from taskseed.runtime import decontaminate as dc
 from taskseed.runtime.engines.base import ChatRequest
 from taskseed.runtime.engines.scripted import ScriptedEngine
+from taskseed.runtime.errors import SeedError
 from taskseed.runtime.progress import StageProgress
 from taskseed.runtime.run import RunConfig, run_plan
-from taskseed.runtime.seeds import SeedError, held_out_rows, iter_rows
+from taskseed.runtime.seeds import held_out_rows, iter_rows
 from taskseed.runtime.unit import RunOptions
 from tests.runtime import scripted
 from tests.runtime.catalog import SPEC, compile_catalog

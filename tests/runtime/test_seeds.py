@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 
 from taskseed.contract.plan import Plan, Unit
-from taskseed.runtime.seeds import SeedError, iter_rows
+from taskseed.runtime.errors import SeedError
+from taskseed.runtime.seeds import iter_rows
 from tests.runtime.catalog import QUIZ_ROWS, compile_catalog
 
 
