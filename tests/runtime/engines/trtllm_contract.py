@@ -356,3 +356,26 @@ SERVE_N_REFUSAL_BODY: dict[str, Any] = {
 }
 # trtllm-serve's --extra_llm_api_options YAML holds LLM keyword arguments: its keys must be
 # fields of the backend's LlmArgs (TORCH_LLM_KWARGS for `--backend pytorch`).
+
+# ---------------------------------------------------------------------- requirements
+#
+# The published requirements of tensorrt-llm 1.0.0 that concern taskseed's own. Its wheels
+# are built for CPython 3.10 and 3.12 (linux x86_64 and aarch64); the install guide is
+# "tested on Python 3.12". Its requirements.txt (read into the wheel's Requires-Dist) pins
+# numpy<2 (added in commit 66ef1df, still in force in November 2025: issue #3734) and
+# datasets==3.1.0 (pinned from 0.21.0 on, because later datasets releases broke its
+# evaluate dependency), and takes openai unpinned. The other pins (torch, transformers,
+# tensorrt, xgrammar, ...) name packages taskseed does not declare.
+PYTHON_WHEELS: tuple[str, ...] = ("3.10", "3.12")
+REQUIREMENTS: dict[str, str] = {
+    "numpy": "<2",
+    "datasets": "==3.1.0",
+    "openai": "",
+}
+# Released versions that satisfy REQUIREMENTS, which taskseed's declared requirements must
+# admit too (`make test-numpy1` runs the suite with the numpy one).
+WITNESSES: dict[str, str] = {
+    "numpy": "1.26.4",
+    "datasets": "3.1.0",
+    "openai": "1.101.0",
+}
