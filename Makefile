@@ -39,14 +39,15 @@ test: setup
 
 # The suite (without the tests that run the embedded model) in a second environment with
 # numpy 1.26, the numpy that tensorrt-llm 1.0 (the [trtllm] extra) requires: numba,
-# polars, math-verify, llama-cpp-python and taskseed's own code must work with it.
-NUMPY1       := numpy==1.26.4
+# polars, math-verify, llama-cpp-python and taskseed's own code must work with it. pyarrow
+# is held below 26 as the extra holds it (26 needs numpy 2).
+NUMPY1       := numpy==1.26.4 pyarrow<26
 NUMPY1_VENV  := .venv-numpy1
 NUMPY1_STAMP := $(NUMPY1_VENV)/.installed
 
 $(NUMPY1_STAMP): pyproject.toml
 	test -x $(NUMPY1_VENV)/bin/python || $(PYTHON) -m venv $(NUMPY1_VENV)
-	$(NUMPY1_VENV)/bin/python -m pip --disable-pip-version-check install -q -e '.[dev]' '$(NUMPY1)'
+	$(NUMPY1_VENV)/bin/python -m pip --disable-pip-version-check install -q -e '.[dev]' $(NUMPY1:%='%')
 	$(NUMPY1_VENV)/bin/python -m pip --disable-pip-version-check install -q --no-deps '$(LM_EVAL)'
 	touch $(NUMPY1_STAMP)
 

@@ -47,8 +47,8 @@ def declared(python: str) -> dict[str, list[Requirement]]:
 
 def trtllm_requirement() -> Requirement:
     extras: dict[str, list[str]] = project()["optional-dependencies"]  # type: ignore[assignment]
-    [line] = extras["trtllm"]
-    return Requirement(line)
+    [req] = [r for r in map(Requirement, extras["trtllm"]) if r.name == "tensorrt-llm"]
+    return req
 
 
 def test_the_recorded_witnesses_satisfy_the_release() -> None:
@@ -91,3 +91,16 @@ def test_the_extra_installs_tensorrt_llm_where_a_wheel_exists() -> None:
 
 def test_the_engine_names_the_same_pythons() -> None:
     assert trtllm_module.WHEEL_PYTHONS == contract.PYTHON_WHEELS
+
+
+@pytest.mark.parametrize("name", sorted(contract.NUMPY2_ONLY_FROM))
+def test_the_extra_holds_back_what_needs_numpy_2(name: str) -> None:
+    """Under numpy<2, a dependency that silently needs numpy 2 would fail at import."""
+    extras: dict[str, list[str]] = project()["optional-dependencies"]  # type: ignore[assignment]
+    caps = [Requirement(line) for line in extras["trtllm"]]
+    caps = [r for r in caps if canonicalize_name(r.name) == canonicalize_name(name)]
+    assert caps, f"the [trtllm] extra does not hold {name} back"
+    first = contract.NUMPY2_ONLY_FROM[name]
+    for req in caps:
+        assert not req.specifier.contains(first), f"`{req}` admits {name} {first}"
+        assert req.marker is None or req.marker.evaluate({"python_version": "3.12"})

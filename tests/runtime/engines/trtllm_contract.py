@@ -379,3 +379,7 @@ WITNESSES: dict[str, str] = {
     "datasets": "3.1.0",
     "openai": "1.101.0",
 }
+# Packages taskseed installs whose newer releases need numpy 2 without declaring it, with
+# the first such release: under numpy<2 the extra must hold them below it. pyarrow 26
+# "can't be used with Numpy 1.x" (apache/arrow#50769); datasets needs pyarrow.
+NUMPY2_ONLY_FROM: dict[str, str] = {"pyarrow": "26"}
