@@ -10,7 +10,8 @@ STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
 .PHONY: setup run test lint format typecheck golden schemas docs check \
-        bench bench-compile bench-run bench-filters bench-engines clean
+        bench bench-compile bench-run bench-filters bench-engines clean \
+        test-numpy1 gpu-check
 
 # lm-eval is a test dependency only for its task YAML files (the importer's tests read
 # the real files of this release); its own dependencies (torch, ...) are not needed.
@@ -35,6 +36,38 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# The suite (without the tests that run the embedded model) in a second environment with
+# numpy 1.26, the numpy that tensorrt-llm 1.0 (the [trtllm] extra) requires: numba,
+# polars, math-verify, llama-cpp-python and taskseed's own code must work with it. pyarrow
+# is held below 26 as the extra holds it (26 needs numpy 2).
+NUMPY1       := numpy==1.26.4 pyarrow<26
+NUMPY1_VENV  := .venv-numpy1
+NUMPY1_STAMP := $(NUMPY1_VENV)/.installed
+
+$(NUMPY1_STAMP): pyproject.toml
+	test -x $(NUMPY1_VENV)/bin/python || $(PYTHON) -m venv $(NUMPY1_VENV)
+	$(NUMPY1_VENV)/bin/python -m pip --disable-pip-version-check install -q -e '.[dev]' $(NUMPY1:%='%')
+	$(NUMPY1_VENV)/bin/python -m pip --disable-pip-version-check install -q --no-deps '$(LM_EVAL)'
+	touch $(NUMPY1_STAMP)
+
+test-numpy1: $(NUMPY1_STAMP)
+	$(NUMPY1_VENV)/bin/python -c "import numpy; assert numpy.__version__.startswith('1.26'), numpy.__version__"
+	nice -n 10 $(NUMPY1_VENV)/bin/python -m pytest -m "not model" -p no:cacheprovider
+
+# On a machine with an NVIDIA GPU (Python 3.12, CUDA and libopenmpi-dev installed): installs
+# taskseed[trtllm] (TensorRT-LLM 1.0) into .venv, then runs a few seeds of two tasks on a
+# small model, in process and through trtllm-serve (started and stopped by the check), and
+# exits 2 with a message where no GPU or TensorRT-LLM is found. See docs/engines.md; not CI.
+GPU_CHECK_MODEL ?= TinyLlama/TinyLlama-1.1B-Chat-v1.0
+TRTLLM_STAMP    := $(VENV)/.trtllm-installed
+
+$(TRTLLM_STAMP): $(STAMP)
+	$(PIP) install -q -e '.[trtllm]'
+	touch $(TRTLLM_STAMP)
+
+gpu-check: $(TRTLLM_STAMP)
+	$(BIN)/python bench/gpu_check.py --model '$(GPU_CHECK_MODEL)' $(GPU_CHECK_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
@@ -83,4 +116,4 @@ bench-run: setup
 	$(BIN)/python bench/run_bench.py --tasks '$(RUN_TASKS)' --limit-seeds $(RUN_SEEDS)
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(NUMPY1_VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,10 @@
   (continuous batching), so its best throughput is B / D * 1000 tokens per second;
 - `--fault-rate P`: a share P of requests fail, each in one of these ways: HTTP 500,
   HTTP 503, HTTP 429 (with Retry-After), a slow answer (past the client's timeout, if
-  --slow-s is above it), a dropped connection, a truncated body.
+  --slow-s is above it), a dropped connection, a truncated body;
+- `--refuse-n`: every request with n > 1 is refused as trtllm-serve 1.0 refuses it on
+  its PyTorch backend (HTTP 400, `N_REFUSAL`);
+- `--max-n K`: at most K choices per answer, however many were asked for.
 This is a tool for tests; nothing is called done on it alone.
 """
 
@@ -30,6 +33,15 @@ from typing import Any
 from aiohttp import web
 
 FAULTS = ("500", "503", "429", "slow", "drop", "truncate")
+# trtllm-serve 1.0's answer to n > 1 on the PyTorch backend: its chat and completion
+# handlers raise ValueError in check_multiple_response and answer it as an ErrorResponse.
+N_REFUSAL: dict[str, Any] = {
+    "object": "error",
+    "message": "Multiple response is not supported in PyTorch workflow",
+    "type": "BadRequestError",
+    "param": None,
+    "code": 400,
+}
 WORDS = (
     "amber",
     "basalt",
@@ -126,6 +138,9 @@ class FakeServer:
             self.stats[fault] += 1
             return await self._fail(fault, request)
         n = int(body.get("n") or 1)
+        if n > 1 and self.args.refuse_n:
+            self.stats["refused_n"] += 1
+            return web.json_response(N_REFUSAL, status=400)
         if self.args.max_n:
             n = min(n, self.args.max_n)
         tokens = self.args.tokens or min(int(body.get("max_tokens") or 16), 64)
@@ -218,6 +233,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--slow-s", type=float, default=5.0)
     parser.add_argument("--max-n", type=int, default=0, help="return at most this many choices")
+    parser.add_argument(
+        "--refuse-n", action="store_true", help="refuse n > 1 as trtllm-serve 1.0 does (HTTP 400)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 

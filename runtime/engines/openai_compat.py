@@ -17,7 +17,11 @@ Guided JSON decoding is sent in the form the server understands (`guided`):
 - `llama-cpp`: `response_format: {type: json_object, schema}` (llama-cpp-python's server);
 - `none`: no constraint.
 `n` samples are asked for in one request (one prompt prefix); servers that return
-fewer choices than asked get follow-up requests for the rest.
+fewer choices than asked get follow-up requests for the rest. A server that refuses
+`n > 1` outright (trtllm-serve 1.0 on its PyTorch backend answers HTTP 400 "Multiple
+response is not supported in PyTorch workflow") gets `n` requests of one sample each, with
+seeds `seed + i`; the engine learns this from the first refusal and splits every later
+request from the start (`split_n=True` asks for it from the beginning).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 from typing import Any, Literal
 
 import aiohttp
@@ -43,6 +48,15 @@ from taskseed.runtime.engines.limiter import AdaptiveLimiter
 Guided = Literal["openai", "vllm", "vllm-legacy", "trtllm", "llama-cpp", "none"]
 GUIDED: tuple[str, ...] = ("openai", "vllm", "vllm-legacy", "trtllm", "llama-cpp", "none")
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+# How servers word a refusal of n > 1 (HTTP 400): trtllm-serve 1.0 says "Multiple response
+# is not supported in PyTorch workflow"; others say "n > 1 is not supported", "only n=1 is
+# supported" or "n must be 1".
+N_REFUSED = re.compile(
+    r"multiple (responses?|choices|completions) (is|are) not supported"
+    r"|\bn\s*(>|>=|!=)\s*1\b[^.]{0,40}not (supported|allowed)"
+    r"|only\s+n\s*=\s*1|\bn\s+must\s+be\s+1\b",
+    re.IGNORECASE,
+)
 
 
 class _Message(msgspec.Struct):
@@ -76,6 +90,15 @@ class Retryable(Exception):
         self.wait = wait
 
 
+class SamplesRefused(RequestRefused):
+    """The server refuses more than one sample per request: ask for them one at a time."""
+
+
+def refuses_samples(status: int, text: str) -> bool:
+    """Whether an error answer to a request with n > 1 refuses n itself."""
+    return status in (400, 422) and N_REFUSED.search(text) is not None
+
+
 class OpenAICompatEngine(Engine):
     name = "openai"
 
@@ -93,6 +116,7 @@ class OpenAICompatEngine(Engine):
         retries: int = 6,
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
+        split_n: bool = False,
     ) -> None:
         base = base_url or os.environ.get("TASKSEED_BASE_URL") or os.environ.get("OPENAI_BASE_URL")
         if not base:
@@ -119,6 +143,9 @@ class OpenAICompatEngine(Engine):
         self.max_backoff_s = max_backoff_s
         self._session: aiohttp.ClientSession | None = None
         self.retried: dict[str, int] = {}
+        # One sample per request: asked for, or learned from the server's refusal of n > 1.
+        self.split_n = split_n
+        self.split_reason = "asked for (split_n=True)" if split_n else ""
 
     @property
     def model(self) -> str:
@@ -136,6 +163,8 @@ class OpenAICompatEngine(Engine):
             "peak_concurrency": self.limiter.peak,
             "concurrency_decreases": self.limiter.decreases,
             "retries": dict(sorted(self.retried.items())),
+            "split_n": self.split_n,
+            "split_reason": self.split_reason,
         }
 
     def session(self) -> aiohttp.ClientSession:
@@ -156,7 +185,14 @@ class OpenAICompatEngine(Engine):
 
     # ------------------------------------------------------------------- body
 
-    def body(self, request: ChatRequest, n: int, seed_offset: int) -> dict[str, Any]:
+    def body(
+        self, request: ChatRequest, n: int, seed_offset: int, *, split: bool = False
+    ) -> dict[str, Any]:
+        """The request body for `n` samples, the first of which is sample `seed_offset`.
+
+        A split request (one sample of several) always carries a seed: without one, a
+        server with a fixed default seed (trtllm-serve) would answer every split alike.
+        """
         sampling = request.sampling
         body: dict[str, Any] = {
             "model": self.served_model,
@@ -168,8 +204,8 @@ class OpenAICompatEngine(Engine):
         }
         if sampling.stop:
             body["stop"] = list(sampling.stop)
-        if sampling.seed is not None:
-            body["seed"] = (sampling.seed + seed_offset) % (2**31)
+        if sampling.seed is not None or split:
+            body["seed"] = ((sampling.seed or 0) + seed_offset) % (2**31)
         schema = request.json_schema
         if schema is not None:
             if self.guided == "openai":
@@ -197,17 +233,27 @@ class OpenAICompatEngine(Engine):
         rounds = 0
         while len(choices) < request.n:
             wanted = request.n - len(choices)
-            response = await self._with_retries(self.body(request, wanted, len(choices)))
+            if wanted > 1 and self.split_n:
+                responses = await self._split(request, len(choices), wanted)
+            else:
+                try:
+                    body = self.body(request, wanted, len(choices))
+                    responses = [await self._with_retries(body, wanted)]
+                except SamplesRefused as exc:
+                    self._learn_split(exc)
+                    continue
             got = [
                 Choice(text=c.message.content or "", finish_reason=c.finish_reason or "stop")
-                for c in response.choices[:wanted]
+                for response in responses
+                for c in response.choices[: wanted if len(responses) == 1 else 1]
             ]
             if not got:
                 raise EngineError("the server answered with no choices")
             choices.extend(got)
-            prompt_tokens += response.usage.prompt_tokens
-            completion_tokens += response.usage.completion_tokens
-            model = response.model or model
+            for response in responses:
+                prompt_tokens += response.usage.prompt_tokens
+                completion_tokens += response.usage.completion_tokens
+                model = response.model or model
             rounds += 1
             if rounds > request.n:
                 raise EngineError("the server keeps returning fewer choices than asked")
@@ -219,13 +265,32 @@ class OpenAICompatEngine(Engine):
             model=model or self.served_model,
         )
 
-    async def _with_retries(self, body: dict[str, Any]) -> _Response:
+    async def _split(self, request: ChatRequest, start: int, count: int) -> list[_Response]:
+        """`count` requests of one sample each, samples `start ...`, in flight together."""
+        tasks = [
+            asyncio.ensure_future(self._with_retries(self.body(request, 1, start + i, split=True)))
+            for i in range(count)
+        ]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:  # one failed, or the request was cancelled: stop the others
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+    def _learn_split(self, exc: SamplesRefused) -> None:
+        if not self.split_n:
+            self.split_n = True
+            self.split_reason = f"learned: {exc}"
+
+    async def _with_retries(self, body: dict[str, Any], n: int = 1) -> _Response:
         payload = _encode(body)
         last = ""
         for attempt in range(self.retries + 1):
             admission = await self.limiter.acquire()
             try:
-                response = await self._post(payload)
+                response = await self._post(payload, n)
             except Retryable as exc:
                 if exc.overload:
                     self.limiter.overloaded(admission)
@@ -243,7 +308,7 @@ class OpenAICompatEngine(Engine):
                 await asyncio.sleep(max(wait or 0.0, delay * (0.5 + random.random() / 2)))
         raise RequestRefused(f"gave up after {self.retries + 1} attempts: {last}")
 
-    async def _post(self, payload: bytes) -> _Response:
+    async def _post(self, payload: bytes, n: int = 1) -> _Response:
         try:
             async with asyncio.timeout(self.timeout_s):
                 async with self.session().post(self.url, data=payload) as resp:
@@ -265,6 +330,8 @@ class OpenAICompatEngine(Engine):
         if status in RETRY_STATUS:
             wait = _seconds(retry_after)
             raise Retryable(f"http {status}: {text}", overload=status == 429, wait=wait)
+        if n > 1 and refuses_samples(status, text):
+            raise SamplesRefused(f"the server refuses n > 1 (HTTP {status}): {text}")
         raise RequestRefused(f"the server refused the request (HTTP {status}): {text}")
 
     async def close(self) -> None:

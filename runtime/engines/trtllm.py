@@ -5,15 +5,22 @@ https://nvidia.github.io/TensorRT-LLM/1.0.0/: `tensorrt_llm.llmapi.LLM`, `Sampli
 `GuidedDecodingParams`, `KvCacheConfig` and `LLM.generate_async`. TensorRT-LLM cannot be
 installed on taskseed's CI machines, so this module is checked by a contract test
 (tests/runtime/engines/test_trtllm_contract.py) that replays every call it makes against
-the recorded signatures of that release; it has not been run on a GPU by CI.
+the recorded signatures and behaviours of that release; it has not been run on a GPU by
+CI. `make gpu-check` (bench/gpu_check.py) is the check to run on a GPU machine.
 
 - `model` is a Hugging Face name or checkpoint folder (PyTorch backend, the default of
   1.0.0), or a folder with a prebuilt TensorRT engine (`rank0.engine`, ...), which is
   loaded with the TensorRT backend (`tensorrt_llm._tensorrt_engine.LLM`).
-- The chat template is applied with the LLM's own tokenizer; the `n` samples of a request
-  are one `generate_async` call, so they share one prompt prefill.
-- A JSON schema is enforced by guided decoding (`GuidedDecodingParams(json=...)`) through
-  the backend chosen when the LLM is built (`xgrammar` by default).
+- Each backend gets the LLM options that make sampling real (`BACKENDS`): on the PyTorch
+  backend of 1.0.0 temperature, top_p and seed take effect only with the TRT-LLM sampler
+  (`enable_trtllm_sampler=True`), which the TensorRT backend refuses as an unknown option.
+- The `n` samples of a request are one `generate_async` call where the backend samples
+  `n` sequences per request (TensorRT backend); on the PyTorch backend of 1.0.0 they are
+  `n` calls with seeds `seed, seed + 1, ...` (prefix reuse in the KV cache shares the
+  prompt's prefill), since `n > 1` there needs the overlap scheduler turned off.
+- The chat template is applied with the LLM's own tokenizer. A JSON schema is enforced by
+  guided decoding (`GuidedDecodingParams(json=...)`) through the backend chosen when the
+  LLM is built (`xgrammar` by default).
 - Requests are submitted from the event loop (the LLM API binds each result to the
   running loop) and awaited with `RequestOutput.aresult()`; the LLM batches everything in
   flight, so the engine takes hundreds of requests at once.
@@ -25,9 +32,12 @@ import asyncio
 import hashlib
 import importlib
 import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any
 
 from taskseed.runtime.engines.base import (
     ChatRequest,
@@ -40,11 +50,45 @@ from taskseed.runtime.engines.base import (
 
 RELEASE = "1.0.0"
 INSTALL_HINT = "pip install 'taskseed[trtllm]'"
+# Python versions TensorRT-LLM 1.0.0 publishes wheels for.
+WHEEL_PYTHONS: tuple[str, ...] = ("3.10", "3.12")
 GUIDED_BACKENDS: tuple[str, ...] = ("xgrammar", "llguidance", "none")
-Backend = Literal["auto", "pytorch", "tensorrt"]
-BACKENDS: tuple[str, ...] = ("auto", "pytorch", "tensorrt")
 # CompletionOutput.finish_reason in 1.0.0 is one of these (or None while unfinished).
 FINISH_REASONS = {"stop": "stop", "length": "length"}
+# Seeds go to the sampler as 32-bit values.
+SEED_MODULUS = 2**31
+
+
+@dataclass(frozen=True)
+class BackendProfile:
+    """What one TensorRT-LLM 1.0.0 backend needs for taskseed's features, as data.
+
+    - `llm_options`: passed to the LLM's constructor so that temperature, top_p and seed
+      take effect (without them the PyTorch backend of 1.0.0 decodes greedily);
+    - `n_per_call`: whether `SamplingParams(n=k)` gives k samples in one call with these
+      options; where it does not, the engine makes k calls with seeds `seed + i`;
+    - `refuses_long_prompts`: whether the backend itself refuses a prompt longer than
+      `max_seq_len` (the PyTorch backend only checks `max_num_tokens`);
+    - `guided`: the guided decoding backends it accepts.
+    The contract test checks these against the release's recorded behaviour.
+    """
+
+    llm_options: Mapping[str, Any] = field(default_factory=dict)
+    n_per_call: bool = True
+    refuses_long_prompts: bool = True
+    guided: tuple[str, ...] = ("xgrammar",)
+
+
+BACKENDS: dict[str, BackendProfile] = {
+    "pytorch": BackendProfile(
+        llm_options={"enable_trtllm_sampler": True},
+        n_per_call=False,
+        refuses_long_prompts=False,
+        guided=("xgrammar", "llguidance"),
+    ),
+    "tensorrt": BackendProfile(),
+}
+BACKEND_CHOICES: tuple[str, ...] = ("auto", *BACKENDS)
 
 
 class TensorRTLLMNotInstalled(EngineError):
@@ -61,7 +105,8 @@ def load_tensorrt_llm() -> ModuleType:
         if exc.name is None or exc.name.split(".")[0] == "tensorrt_llm":
             raise TensorRTLLMNotInstalled(
                 "the trtllm engine needs TensorRT-LLM, which is not installed: "
-                f"{INSTALL_HINT} (written for TensorRT-LLM {RELEASE}; see docs/engines.md)"
+                f"{INSTALL_HINT} (written for TensorRT-LLM {RELEASE}{_python_note()}; "
+                "see docs/engines.md)"
             ) from None
         raise TensorRTLLMNotInstalled(
             f"TensorRT-LLM is installed but cannot be imported: {exc} "
@@ -72,6 +117,15 @@ def load_tensorrt_llm() -> ModuleType:
         raise TensorRTLLMNotInstalled(
             f"TensorRT-LLM is installed but cannot be imported: {message}"
         ) from None
+
+
+def _python_note(version: tuple[int, int] | None = None) -> str:
+    """Where this Python has no TensorRT-LLM 1.0.0 wheel, a note that says so."""
+    major, minor = version or sys.version_info[:2]
+    here = f"{major}.{minor}"
+    if here in WHEEL_PYTHONS:
+        return ""
+    return f", whose wheels are for Python {' and '.join(WHEEL_PYTHONS)}; this is Python {here}"
 
 
 def is_engine_dir(path: Path) -> bool:
@@ -129,8 +183,10 @@ class TensorRTLLMEngine(Engine):
                 f"unknown guided decoding backend `{guided_decoding_backend}`; "
                 f"one of {', '.join(GUIDED_BACKENDS)}"
             )
-        if backend not in BACKENDS:
-            raise EngineError(f"unknown trtllm backend `{backend}`; one of {', '.join(BACKENDS)}")
+        if backend not in BACKEND_CHOICES:
+            raise EngineError(
+                f"unknown trtllm backend `{backend}`; one of {', '.join(BACKEND_CHOICES)}"
+            )
         if tensor_parallel_size < 1 or max_concurrency < 1:
             raise EngineError("tensor_parallel_size and max_concurrency must be at least 1")
         if kv_cache_free_gpu_memory_fraction is not None and not (
@@ -152,15 +208,20 @@ class TensorRTLLMEngine(Engine):
                 f"the TensorRT engine in {model} has no tokenizer files: pass the tokenizer "
                 "(the Hugging Face name or folder of the model it was built from)"
             )
-        if backend == "tensorrt" and guided_decoding_backend == "llguidance":
-            # TensorRT-LLM 1.0.0: llguidance is supported by the PyTorch backend only.
-            raise EngineError("guided decoding with llguidance needs the PyTorch backend")
+        profile = BACKENDS[backend]
+        if guided_decoding_backend != "none" and guided_decoding_backend not in profile.guided:
+            raise EngineError(
+                f"guided decoding with {guided_decoding_backend} needs the PyTorch backend "
+                f"(the {backend} backend takes {', '.join(profile.guided)})"
+            )
 
         self.model_path = model
         self.backend = backend
+        self.profile = profile
         self.tokenizer_name = tokenizer
         self.tensor_parallel_size = tensor_parallel_size
         self.max_concurrency = max_concurrency
+        self.max_seq_len = max_seq_len
         self.guided_decoding_backend = guided_decoding_backend
         self._identity = model_identity(model)
         self._slots = asyncio.Semaphore(max_concurrency)
@@ -188,6 +249,7 @@ class TensorRTLLMEngine(Engine):
         ):
             if value is not None:
                 options[key] = value
+        options.update(profile.llm_options)
         self.options = {k: v for k, v in options.items() if k != "kv_cache_config"}
 
         if backend == "tensorrt":
@@ -212,6 +274,8 @@ class TensorRTLLMEngine(Engine):
             "tensorrt_llm": self.version,
             "written_for": RELEASE,
             "backend": self.backend,
+            "llm_options": dict(self.profile.llm_options),
+            "samples_per_call": "n" if self.profile.n_per_call else "1 (n calls, seeds offset)",
             "tensor_parallel_size": self.tensor_parallel_size,
             "guided_decoding_backend": self.guided_decoding_backend,
             "max_concurrency": self.max_concurrency,
@@ -219,11 +283,15 @@ class TensorRTLLMEngine(Engine):
 
     # ------------------------------------------------------------------ request
 
-    def prompt(self, request: ChatRequest) -> str:
-        """The chat, rendered with the model's chat template, ready for the assistant."""
+    def _tokenizer(self) -> Any:
         tokenizer = self._llm.tokenizer if self._llm is not None else None
         if tokenizer is None:
             raise EngineError("the TensorRT-LLM model has no tokenizer to apply a chat template")
+        return tokenizer
+
+    def prompt(self, request: ChatRequest) -> str:
+        """The chat, rendered with the model's chat template, ready for the assistant."""
+        tokenizer = self._tokenizer()
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
         try:
             text = tokenizer.apply_chat_template(
@@ -233,18 +301,46 @@ class TensorRTLLMEngine(Engine):
             raise RequestRefused(f"the chat template failed: {type(exc).__name__}: {exc}") from None
         return str(text)
 
-    def sampling_params(self, request: ChatRequest) -> tuple[Any, bool]:
-        """SamplingParams for the request, and whether it is greedy (one sample, copied).
+    def check_length(self, prompt: str) -> None:
+        """Refuse a prompt that leaves no room for an answer under `max_seq_len`.
 
-        At temperature 0 the request is decoded greedily (top_k=1). TensorRT-LLM refuses
-        greedy decoding with n > 1 (the n answers would all be the same), so a greedy
-        request asks for one sample and the engine repeats it n times.
+        The TensorRT backend refuses such prompts itself; the PyTorch backend of 1.0.0
+        checks only `max_num_tokens`, so the engine counts the prompt's tokens first.
+        """
+        if self.max_seq_len is None or self.profile.refuses_long_prompts:
+            return
+        count = len(self._tokenizer().encode(prompt, add_special_tokens=False))
+        if count >= self.max_seq_len:
+            raise RequestRefused(
+                f"the prompt has {count} tokens and max_seq_len is {self.max_seq_len}: "
+                "no room for an answer"
+            )
+
+    def sampling_params(self, request: ChatRequest) -> tuple[list[Any], int | None]:
+        """The SamplingParams of each `generate_async` call for the request.
+
+        Returns the calls' parameters and, for a greedy request, how many times its one
+        answer is repeated. At temperature 0 the request is decoded greedily (top_k=1):
+        TensorRT-LLM refuses greedy decoding with n > 1 (the answers would all be the
+        same), so it asks once. Otherwise the n samples are one call where the backend
+        samples n sequences per call, or n calls with seeds `seed + i` where it does not
+        (a request without a seed starts at 0: TensorRT-LLM's own default seed is fixed).
         """
         sampling = request.sampling
-        greedy = sampling.temperature <= 0.0
+        if sampling.temperature <= 0.0:
+            return [self._params(request, n=1, seed=sampling.seed, greedy=True)], request.n
+        if request.n == 1 or self.profile.n_per_call:
+            return [self._params(request, n=request.n, seed=sampling.seed)], None
+        base = sampling.seed or 0
+        return [self._params(request, n=1, seed=base + i) for i in range(request.n)], None
+
+    def _params(
+        self, request: ChatRequest, *, n: int, seed: int | None, greedy: bool = False
+    ) -> Any:
+        sampling = request.sampling
         options: dict[str, Any] = {
             "max_tokens": sampling.max_tokens,
-            "n": 1 if greedy else request.n,
+            "n": n,
             # The chat template already wrote the special tokens (BOS and the roles).
             "add_special_tokens": False,
         }
@@ -255,42 +351,65 @@ class TensorRTLLMEngine(Engine):
             options["top_p"] = sampling.top_p
         if sampling.stop:
             options["stop"] = list(sampling.stop)
-        if sampling.seed is not None:
-            options["seed"] = sampling.seed % (2**31)
+        if seed is not None:
+            options["seed"] = seed % SEED_MODULUS
         if request.json_schema is not None and self.guided_decoding_backend != "none":
             # A string keeps the schema's key order: the question is written before its answer.
             options["guided_decoding"] = self._api.GuidedDecodingParams(
                 json=json.dumps(request.json_schema)
             )
-        return self._api.SamplingParams(**options), greedy
+        return self._api.SamplingParams(**options)
 
     async def generate(self, request: ChatRequest) -> Completion:
         if self._llm is None:
             raise EngineError("the trtllm engine is closed")
         prompt = self.prompt(request)
-        params, greedy = self.sampling_params(request)
+        self.check_length(prompt)
+        try:
+            calls, repeat = self.sampling_params(request)
+        except ValueError as exc:  # SamplingParams._validate: a value out of its range
+            raise RequestRefused(f"TensorRT-LLM refused the sampling parameters: {exc}") from None
         async with self._slots:
-            try:
+            outputs = await self._run(prompt, calls)
+        return self._completion(outputs, repeat)
+
+    async def _run(self, prompt: str, calls: Sequence[Any]) -> list[Any]:
+        """Submit the calls, await their results; abort them all if any fails or is cancelled."""
+        futures: list[Any] = []
+        try:
+            for params in calls:
                 # Submitted on the event loop's thread: the result it returns is bound to
                 # the running loop, which `aresult()` needs.
-                future = self._llm.generate_async(prompt, sampling_params=params)
-            except (ValueError, TypeError) as exc:  # e.g. the prompt exceeds max_num_tokens
-                raise RequestRefused(f"TensorRT-LLM refused the request: {exc}") from None
-            except RuntimeError as exc:  # e.g. "LLM is shutting down"
-                raise EngineError(f"TensorRT-LLM: {exc}") from None
-            try:
-                output = await future.aresult()
-            except asyncio.CancelledError:
-                _abort(future)  # the run's per-request timeout: free the GPU slot
-                raise
-            except Exception as exc:
-                if self._request_error is not None and isinstance(exc, self._request_error):
-                    raise RequestRefused(f"TensorRT-LLM failed the request: {exc}") from None
-                raise EngineError(f"TensorRT-LLM: {type(exc).__name__}: {exc}") from None
-        return self._completion(output, request.n if greedy else None)
+                futures.append(self._llm.generate_async(prompt, sampling_params=params))
+        except (ValueError, TypeError) as exc:  # e.g. the prompt exceeds max_num_tokens
+            _abort_all(futures)
+            raise RequestRefused(f"TensorRT-LLM refused the request: {exc}") from None
+        except RuntimeError as exc:  # e.g. "LLM is shutting down"
+            _abort_all(futures)
+            raise EngineError(f"TensorRT-LLM: {exc}") from None
+        tasks = [asyncio.ensure_future(f.aresult()) for f in futures]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        except asyncio.CancelledError:
+            _abort_all(futures)  # the run's per-request timeout: free the GPU slots
+            for task in tasks:
+                task.cancel()
+            raise
+        failed = next((t.exception() for t in tasks if t.done() and t.exception()), None)
+        if failed is None:
+            return [t.result() for t in tasks]
+        _abort_all([f for f, t in zip(futures, tasks, strict=True) if not t.done()])
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._request_error is not None and isinstance(failed, self._request_error):
+            raise RequestRefused(f"TensorRT-LLM failed the request: {failed}") from None
+        if isinstance(failed, ValueError):
+            raise RequestRefused(f"TensorRT-LLM refused the request: {failed}") from None
+        raise EngineError(f"TensorRT-LLM: {type(failed).__name__}: {failed}") from None
 
-    def _completion(self, output: Any, repeat: int | None) -> Completion:
-        outputs = sorted(output.outputs, key=lambda o: o.index)
+    def _completion(self, results: Sequence[Any], repeat: int | None) -> Completion:
+        outputs = [o for result in results for o in sorted(result.outputs, key=lambda o: o.index)]
         if not outputs:
             raise EngineError("TensorRT-LLM returned no outputs")
         choices = [
@@ -306,7 +425,8 @@ class TensorRTLLMEngine(Engine):
             choices = choices[:1] * repeat
         return Completion(
             choices=tuple(choices),
-            prompt_tokens=len(output.prompt_token_ids or ()),
+            # One prompt, however many calls: with KV cache reuse its prefill is shared.
+            prompt_tokens=len(results[0].prompt_token_ids or ()),
             completion_tokens=generated,
             model=self.model,
         )
@@ -317,8 +437,11 @@ class TensorRTLLMEngine(Engine):
             await asyncio.to_thread(llm.shutdown)
 
 
-def _abort(future: Any) -> None:
-    try:
-        future.abort()
-    except Exception:  # already finished, or the executor is gone
-        return
+def _abort_all(futures: Sequence[Any]) -> None:
+    for future in futures:
+        if getattr(future, "finished", False):
+            continue
+        try:
+            future.abort()
+        except Exception:  # already finished, or the executor is gone
+            continue

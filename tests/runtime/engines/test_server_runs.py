@@ -3,6 +3,9 @@
 - Against the fake server with 20% of requests failing (errors, 429s, slow answers,
   dropped connections, truncated bodies): the run completes and its dataset, rejects
   and counts equal those of a run where nothing failed.
+- Against the fake server refusing n > 1 as trtllm-serve 1.0 does: the engine splits the
+  votes into one request each and the run writes exactly what it writes against a server
+  that answers one choice per request (whose follow-ups carry the same seeds).
 - Against llama-cpp-python's real server with the embedded model: the same kind of
   output as the embedded engine's run.
 """
@@ -82,6 +85,23 @@ def test_twenty_percent_failures_lose_and_duplicate_nothing(tmp_path: Path) -> N
     assert manifest["counts"] == check_funnel(clean)["counts"]
     assert manifest["counts"]["written"] > 0
     assert sum(manifest["engine"]["retries"].values()) > 0
+
+
+def test_a_server_that_refuses_n_gives_the_same_run(tmp_path: Path) -> None:
+    write_catalog(tmp_path)
+    with fake_server("--max-n", "1") as url:
+        one_choice = served_run(tmp_path, "one-choice", url)
+    with fake_server("--refuse-n") as url:
+        refusing = served_run(tmp_path, "refusing", url, "--guided", "trtllm")
+        stats = json.loads(taskseed_stats(url))
+    assert stats["refused_n"] >= 1  # the votes were asked for together first
+    manifest = check_funnel(refusing)
+    assert manifest["engine"]["split_n"] is True
+    assert "Multiple response is not supported" in manifest["engine"]["split_reason"]
+    assert manifest["counts"] == check_funnel(one_choice)["counts"]
+    assert manifest["counts"]["verified"] > 0  # votes were cast
+    assert read_jsonl(refusing / "data") == read_jsonl(one_choice / "data")
+    assert read_jsonl(refusing / "rejects") == read_jsonl(one_choice / "rejects")
 
 
 def taskseed_stats(url: str) -> str:

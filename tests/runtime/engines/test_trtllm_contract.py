@@ -1,25 +1,24 @@
-"""The `trtllm` engine against a stand-in `tensorrt_llm` that enforces 1.0.0's signatures.
+"""The `trtllm` engine against a stand-in `tensorrt_llm` that enforces 1.0.0's contract.
 
 TensorRT-LLM cannot be installed here (its wheel comes from NVIDIA's index, and it needs a
-GPU), so these tests install a fake `tensorrt_llm` package in `sys.modules`. Its classes
-are built from the recorded interface in `trtllm_contract.py`: every constructor and call
-the engine makes is bound to an `inspect.Signature` of TensorRT-LLM 1.0.0, so an unknown,
-misspelt, positional-instead-of-keyword or missing argument raises, as the real library
-would. The fake also keeps the release's documented checks that the engine depends on
-(invalid LLM keywords, greedy decoding with n > 1, one guide per request, prompts longer
-than max_num_tokens, results bound to the running event loop).
+GPU), so these tests install the fake package of `trtllm_fake.py` in `sys.modules`: every
+constructor and call the engine makes is bound to the recorded signatures of TensorRT-LLM
+1.0.0, and the fake behaves as the release does where the engine depends on it (greedy
+samples on the PyTorch backend without the TRT-LLM sampler, a failed request for n > 1 in
+one call without the options it needs, seeds that reproduce samples, the documented
+refusals). The engine's own table of backend options (`BACKENDS`) is checked against the
+recorded behaviours, and the votes the engine returns are checked for what verification
+needs: k different samples, reproducible by seed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import inspect
 import json
-import os
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +33,25 @@ from taskseed.runtime.engines.base import (
     RequestRefused,
     Sampling,
 )
-from taskseed.runtime.engines.trtllm import TensorRTLLMEngine, TensorRTLLMNotInstalled
+from taskseed.runtime.engines.trtllm import (
+    BACKENDS,
+    BackendProfile,
+    TensorRTLLMEngine,
+    TensorRTLLMNotInstalled,
+)
 from tests.runtime.engines import trtllm_contract as contract
+from tests.runtime.engines.trtllm_fake import (
+    SAMPLING_SIGNATURE,
+    CompletionOutput,
+    FakeGuidedDecodingParams,
+    FakeKvCacheConfig,
+    FakeRequestError,
+    FakeSamplingParams,
+    State,
+    engine_dir,
+    installed,
+    sample_text,
+)
 
 SCHEMA = {
     "type": "object",
@@ -43,287 +59,11 @@ SCHEMA = {
     "required": ["question", "answer"],
 }
 
-# ----------------------------------------------------------------------------- fake
-
-
-def signature(
-    params: list[tuple[str, str, Any]], var_keyword: str | None = None
-) -> inspect.Signature:
-    kinds = {
-        contract.POSITIONAL: inspect.Parameter.POSITIONAL_OR_KEYWORD,
-        contract.KEYWORD: inspect.Parameter.KEYWORD_ONLY,
-    }
-    parameters = [
-        inspect.Parameter(
-            name,
-            kinds[kind],
-            default=inspect.Parameter.empty if default is contract.REQUIRED else default,
-        )
-        for name, kind, default in params
-    ]
-    if var_keyword:
-        parameters.append(inspect.Parameter(var_keyword, inspect.Parameter.VAR_KEYWORD))
-    return inspect.Signature(parameters)
-
-
-LLM_SIGNATURE = signature(contract.LLM_INIT, "kwargs")
-GENERATE_ASYNC_SIGNATURE = signature(contract.GENERATE_ASYNC)
-SAMPLING_SIGNATURE = signature(contract.SAMPLING_PARAMS)
-GUIDED_SIGNATURE = signature(contract.GUIDED_DECODING_PARAMS)
-KV_CACHE_SIGNATURE = signature(contract.KV_CACHE_CONFIG)
-CHAT_TEMPLATE_SIGNATURE = signature(contract.APPLY_CHAT_TEMPLATE)
-
-
-def _bind(sig: inspect.Signature, what: str, args: Any, kwargs: Any) -> dict[str, Any]:
-    try:
-        bound = sig.bind(*args, **kwargs)
-    except TypeError as exc:
-        raise TypeError(f"{what}: {exc} (TensorRT-LLM {contract.RELEASE})") from None
-    bound.apply_defaults()
-    return dict(bound.arguments)
-
-
-class FakeRequestError(RuntimeError):
-    """tensorrt_llm.llmapi.RequestError."""
-
-
-class FakeGuidedDecodingParams:
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.__dict__.update(_bind(GUIDED_SIGNATURE, "GuidedDecodingParams", args, kwargs))
-        guides = sum(bool(self.__dict__[name]) for name, _, _ in contract.GUIDED_DECODING_PARAMS)
-        if guides > 1:
-            raise ValueError(f"Only one guide can be used for a request, but got {guides}.")
-
-
-class FakeKvCacheConfig:
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.__dict__.update(_bind(KV_CACHE_SIGNATURE, "KvCacheConfig", args, kwargs))
-
-
-class FakeSamplingParams:
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.__dict__.update(_bind(SAMPLING_SIGNATURE, "SamplingParams", args, kwargs))
-        self.given = set(kwargs)
-        if self.best_of is None:
-            self.best_of = self.n
-        if self.best_of < self.n:
-            raise ValueError(f"best_of ({self.best_of}) cannot be less than n ({self.n})")
-        greedy = not self.use_beam_search and self.top_k in (None, 1) and self.top_p in (None, 0.0)
-        if self.best_of > 1 and greedy and not os.environ.get("TLLM_ALLOW_N_GREEDY_DECODING"):
-            raise ValueError(contract.GREEDY_N_ERROR)
-        # What the executor's bindings would refuse: the types of the fields the engine sets.
-        assert isinstance(self.max_tokens, int) and isinstance(self.n, int)
-        assert self.stop is None or isinstance(self.stop, str | list)
-        assert self.seed is None or isinstance(self.seed, int)
-        assert self.guided_decoding is None or isinstance(
-            self.guided_decoding, FakeGuidedDecodingParams
-        )
-
-
-def _completion_output_class() -> type:
-    defaults: dict[str, Any] = {"text": "", "token_ids": dataclasses.field(default_factory=list)}
-    fields = [("index", int)] + [
-        (name, Any, defaults.get(name))
-        for name in contract.COMPLETION_OUTPUT_FIELDS
-        if name != "index"
-    ]
-    return dataclasses.make_dataclass(
-        "CompletionOutput",
-        fields,
-        slots=True,
-        namespace={"length": property(lambda self: len(self.token_ids))},
-    )
-
-
-CompletionOutput = _completion_output_class()
-
-
-class FakeTokenizer:
-    eos_token_id = 2
-    pad_token_id = 0
-
-    def apply_chat_template(self, *args: Any, **kwargs: Any) -> Any:
-        call = _bind(CHAT_TEMPLATE_SIGNATURE, "apply_chat_template", args, kwargs)
-        text = "".join(f"<|{m['role']}|>\n{m['content']}\n" for m in call["conversation"])
-        if call["add_generation_prompt"]:
-            text += "<|assistant|>\n"
-        return self.encode(text) if call["tokenize"] else text
-
-    def encode(self, text: str) -> list[int]:
-        return [len(word) for word in text.split()]
-
-
-Script = Callable[[str, FakeSamplingParams], list[dict[str, Any]]]
-
-
-def default_script(prompt: str, params: FakeSamplingParams) -> list[dict[str, Any]]:
-    return [
-        {"text": f'{{"answer": "{i}"}}', "token_ids": [7] * (3 + i), "finish_reason": "stop"}
-        for i in range(params.n)
-    ]
-
-
-class State:
-    """What the fake saw, and how it answers."""
-
-    def __init__(self) -> None:
-        self.llms: list[FakeLLM] = []
-        self.script: Script = default_script
-        self.error: BaseException | None = None
-        self.delay_s = 0.0
-        self.aborted = 0
-        self.in_flight = 0
-        self.peak = 0
-
-
-class FakeRequestOutput:
-    __slots__ = (
-        *contract.REQUEST_OUTPUT_ATTRIBUTES,
-        "_outputs",
-        "_bound_to_loop",
-        "_params",
-        "_state",
-    )
-
-    def __init__(self, state: State, prompt: str, ids: list[int], params: Any) -> None:
-        self._state = state
-        self._params = params
-        try:  # GenerationResult makes its asyncio queue only when a loop is running
-            asyncio.get_running_loop()
-            self._bound_to_loop = True
-        except RuntimeError:
-            self._bound_to_loop = False
-        self.request_id = len(state.llms[-1].requests)
-        self.prompt = prompt
-        self.prompt_token_ids = ids
-        self.outputs: list[Any] = []
-        self.context_logits = None
-        self.finished = False
-
-    async def aresult(self) -> FakeRequestOutput:
-        assert self._bound_to_loop, (
-            "The asyncio event loop was not present during initialization, "
-            "so async operations are not available."
-        )
-        state = self._state
-        state.in_flight += 1
-        state.peak = max(state.peak, state.in_flight)
-        try:
-            if state.delay_s:
-                await asyncio.sleep(state.delay_s)
-        finally:
-            state.in_flight -= 1
-        if self._state.error is not None:
-            raise self._state.error
-        answers = self._state.script(self.prompt or "", self._params)
-        # The release returns the n outputs in index order; shuffled here on purpose.
-        self.outputs = [CompletionOutput(index=i, **a) for i, a in enumerate(answers)][::-1]
-        self.finished = True
-        return self
-
-    def result(self, timeout: float | None = None) -> FakeRequestOutput:
-        raise AssertionError("the engine must not block the event loop on result()")
-
-    def abort(self) -> None:
-        self._state.aborted += 1
-
-    def aborted(self) -> bool:
-        return self._state.aborted > 0
-
-    def __await__(self) -> Any:
-        return self.aresult().__await__()
-
-
-class FakeLLM:
-    """tensorrt_llm.llmapi.LLM (PyTorch backend in 1.0.0)."""
-
-    allowed_kwargs = contract.TORCH_LLM_KWARGS
-    guided_backends = contract.TORCH_GUIDED_BACKENDS
-    state: State
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        call = _bind(LLM_SIGNATURE, type(self).__name__, args, kwargs)
-        extra = call.pop("kwargs")
-        for key in extra:
-            if key not in self.allowed_kwargs:
-                raise ValueError(f"{type(self).__name__} got invalid argument: {key}")
-        backend = extra.get("guided_decoding_backend")
-        if backend is not None and backend not in self.guided_backends:
-            raise ValueError(f"Unsupported guided decoding backend {backend}")
-        assert "kv_cache_config" not in extra or isinstance(
-            extra["kv_cache_config"], FakeKvCacheConfig
-        )
-        self.args = {**call, **extra}
-        self.tokenizer = FakeTokenizer()
-        self.requests: list[dict[str, Any]] = []
-        self.shutdowns = 0
-        self.state.llms.append(self)
-
-    def generate_async(self, *args: Any, **kwargs: Any) -> FakeRequestOutput:
-        call = _bind(GENERATE_ASYNC_SIGNATURE, "LLM.generate_async", args, kwargs)
-        if self.shutdowns:
-            raise RuntimeError("LLM is shutting down")
-        inputs, params = call["inputs"], call["sampling_params"]
-        if not isinstance(inputs, str):
-            raise TypeError(f"The inputs must be type str or list of int, but got {type(inputs)}")
-        if params is not None and not isinstance(params, FakeSamplingParams):
-            raise TypeError("The sampling_params must be type SamplingParams or None")
-        ids = self.tokenizer.encode(inputs)
-        self.check_arguments(len(ids), params)
-        self.requests.append(call)
-        return FakeRequestOutput(self.state, inputs, ids, params)
-
-    def check_arguments(self, prompt_len: int, params: FakeSamplingParams) -> None:
-        limit = self.args.get("max_num_tokens") or 8192
-        if not self.args.get("enable_chunked_prefill") and prompt_len > limit:
-            raise ValueError(contract.PROMPT_TOO_LONG.format(prompt=float(prompt_len), limit=limit))
-
-    def shutdown(self) -> None:
-        self.shutdowns += 1
-
-
-class FakeTrtLLM(FakeLLM):
-    """tensorrt_llm._tensorrt_engine.LLM (_TrtLLM): a prebuilt engine's limits apply."""
-
-    allowed_kwargs = contract.TRT_LLM_KWARGS
-    guided_backends = contract.TRT_GUIDED_BACKENDS
-
-    def check_arguments(self, prompt_len: int, params: FakeSamplingParams) -> None:
-        config = json.loads((Path(self.args["model"]) / "config.json").read_text())
-        max_seq_len = config["build_config"]["max_seq_len"]
-        if prompt_len + (params.max_tokens or 0) > max_seq_len:
-            raise ValueError(
-                f"The sum of prompt length ({float(prompt_len)}) and query length (0) "
-                f"max_tokens ({params.max_tokens}) should not exceed max_seq_len ({max_seq_len})"
-            )
-
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> State:
-    state = State()
-    torch_llm = type("LLM", (FakeLLM,), {"state": state})
-    trt_llm = type("_TrtLLM", (FakeTrtLLM,), {"state": state})
-    package = types.ModuleType("tensorrt_llm")
-    package.__path__ = []
-    package.__version__ = contract.RELEASE  # type: ignore[attr-defined]
-    llmapi = types.ModuleType("tensorrt_llm.llmapi")
-    for name, value in {
-        "LLM": torch_llm,
-        "SamplingParams": FakeSamplingParams,
-        "GuidedDecodingParams": FakeGuidedDecodingParams,
-        "KvCacheConfig": FakeKvCacheConfig,
-        "RequestError": FakeRequestError,
-    }.items():
-        setattr(llmapi, name, value)
-    engine_module = types.ModuleType("tensorrt_llm._tensorrt_engine")
-    engine_module.LLM = trt_llm  # type: ignore[attr-defined]
-    package.llmapi = llmapi  # type: ignore[attr-defined]
-    package.LLM = torch_llm  # type: ignore[attr-defined]
-    package.SamplingParams = FakeSamplingParams  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tensorrt_llm", package)
-    monkeypatch.setitem(sys.modules, "tensorrt_llm.llmapi", llmapi)
-    monkeypatch.setitem(sys.modules, "tensorrt_llm._tensorrt_engine", engine_module)
-    return state
+def fake() -> Iterator[State]:
+    with installed() as state:
+        yield state
 
 
 def request(
@@ -381,18 +121,127 @@ def test_the_recorded_signatures_reject_what_1_0_0_rejects(fake: State) -> None:
         llm.generate_async(sampling_params=None)  # inputs is required
     with pytest.raises(TypeError, match="add_generation"):
         llm.tokenizer.apply_chat_template([], add_generation=True)
+    with pytest.raises(TypeError):
+        llm.tokenizer.encode()  # text is required
     with pytest.raises(AttributeError):
         CompletionOutput(index=0).tokens  # noqa: B018 - not a field of CompletionOutput
 
 
+def test_the_fake_behaves_as_the_release_does(fake: State, tmp_path: Path) -> None:
+    """Greedy without the sampler, n > 1 failing without its options, samples by seed."""
+    llmapi = sys.modules["tensorrt_llm.llmapi"]
+
+    async def texts(llm: Any, **params: Any) -> list[str]:
+        output = llm.generate_async("q", sampling_params=FakeSamplingParams(**params))
+        return [o.text for o in (await output.aresult()).outputs]
+
+    async def main() -> None:
+        plain = llmapi.LLM("m")  # PyTorch backend, default sampler: greedy whatever is asked
+        assert await texts(plain, temperature=1.0, top_p=0.9, seed=1) == await texts(
+            plain, temperature=1.0, top_p=0.9, seed=2
+        )
+        with pytest.raises(RuntimeError, match=r"batch_size > 0"):
+            await texts(plain, temperature=1.0, top_p=0.9, n=2)
+
+        sampler = llmapi.LLM("m", enable_trtllm_sampler=True)
+        one = await texts(sampler, temperature=1.0, top_p=0.9, seed=1)
+        two = await texts(sampler, temperature=1.0, top_p=0.9, seed=2)
+        assert one != two and one == await texts(sampler, temperature=1.0, top_p=0.9, seed=1)
+        assert await texts(sampler, temperature=1.0) == await texts(sampler, temperature=1.0)
+        with pytest.raises(RuntimeError, match=r"batch_size > 0"):
+            await texts(sampler, temperature=1.0, top_p=0.9, n=2)
+
+        both = llmapi.LLM("m", enable_trtllm_sampler=True, disable_overlap_scheduler=True)
+        assert len(set(await texts(both, temperature=1.0, top_p=0.9, n=3, seed=1))) == 3
+
+        trt = sys.modules["tensorrt_llm._tensorrt_engine"].LLM(str(engine_dir(tmp_path)))
+        assert len(set(await texts(trt, temperature=1.0, top_p=0.9, n=3, max_tokens=8))) == 3
+        with pytest.raises(ValueError, match="invalid argument: enable_trtllm_sampler"):
+            type(trt)(str(tmp_path / "llama-engine"), enable_trtllm_sampler=True)
+
+    asyncio.run(main())
+
+
 def test_a_misspelt_keyword_in_the_engine_fails_the_contract(fake: State) -> None:
     class Broken(TensorRTLLMEngine):
-        def sampling_params(self, req: ChatRequest) -> tuple[Any, bool]:
-            return self._api.SamplingParams(max_new_tokens=req.sampling.max_tokens), False
+        def sampling_params(self, req: ChatRequest) -> tuple[list[Any], int | None]:
+            return [self._api.SamplingParams(max_new_tokens=req.sampling.max_tokens)], None
 
     engine = Broken("some/model")
     with pytest.raises(TypeError, match="max_new_tokens"):
         run(engine, request())
+
+
+# ------------------------------------------------------------- behaviour per backend
+
+
+@pytest.mark.parametrize("backend", ["pytorch", "tensorrt"])
+def test_the_backend_table_matches_the_recorded_behaviour(backend: str) -> None:
+    """Options for real sampling, n per call only where it works, no refused option."""
+    profile, recorded = BACKENDS[backend], contract.BACKEND_BEHAVIOUR[backend]
+    options = dict(profile.llm_options)
+    assert recorded["sampling"].items() <= options.items()
+    assert set(options) <= recorded["kwargs"]  # nothing the backend refuses
+    assert profile.n_per_call == (recorded["n_per_call"].items() <= options.items())
+    assert profile.refuses_long_prompts == recorded["checks_max_seq_len"]
+    assert profile.guided == recorded["guided_backends"]
+
+
+def build(backend: str, tmp_path: Path, **options: Any) -> TensorRTLLMEngine:
+    if backend == "tensorrt":
+        return TensorRTLLMEngine(str(engine_dir(tmp_path, 4096)), tokenizer="tok", **options)
+    return TensorRTLLMEngine("org/Model", **options)
+
+
+@pytest.mark.parametrize("backend", ["pytorch", "tensorrt"])
+def test_k_votes_differ_and_their_seed_reproduces_them(
+    fake: State, tmp_path: Path, backend: str
+) -> None:
+    vote = request(n=5, temperature=0.7, top_p=0.95, seed=11, schema=SCHEMA)
+    [first] = run(build(backend, tmp_path), vote)
+    texts = [c.text for c in first.choices]
+    assert len(set(texts)) == 5  # k samples, not one answer k times
+    assert all("answer" in json.loads(t) for t in texts)
+
+    (tmp_path / "again").mkdir()
+    [again] = run(build(backend, tmp_path / "again"), vote)
+    assert [c.text for c in again.choices] == texts  # same seed, same votes
+
+    (tmp_path / "other").mkdir()
+    reseeded = request(n=5, temperature=0.7, top_p=0.95, seed=12, schema=SCHEMA)
+    [other] = run(build(backend, tmp_path / "other"), reseeded)
+    assert [c.text for c in other.choices] != texts
+
+    llm = fake.llms[0]
+    assert llm.has("sampling")
+    params = [call["sampling_params"] for call in llm.requests]
+    if backend == "pytorch":  # n calls, seeds offset: n per call needs the overlap off
+        assert [(p.n, p.seed) for p in params] == [(1, 11 + i) for i in range(5)]
+        assert not llm.has("n_per_call")
+    else:
+        assert [(p.n, p.seed) for p in params] == [(5, 11)]
+    assert all((p.temperature, p.top_p) == (0.7, 0.95) for p in params)
+
+
+def test_without_the_sampler_option_the_votes_would_be_one_answer(
+    fake: State, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the issue found: the PyTorch backend's default sampler ignores temperature."""
+    bare = BackendProfile(llm_options={}, n_per_call=False, refuses_long_prompts=False)
+    monkeypatch.setitem(BACKENDS, "pytorch", bare)
+    [completion] = run(TensorRTLLMEngine("m"), request(n=4, temperature=1.0, seed=3))
+    assert len({c.text for c in completion.choices}) == 1
+
+    one_call = BackendProfile(llm_options={"enable_trtllm_sampler": True})
+    monkeypatch.setitem(BACKENDS, "pytorch", one_call)
+    with pytest.raises(EngineError, match=r"batch_size > 0"):
+        run(TensorRTLLMEngine("m"), request(n=4, temperature=1.0, seed=3))
+
+
+def test_split_samples_without_a_seed_still_differ(fake: State) -> None:
+    [completion] = run(TensorRTLLMEngine("m"), request(n=3, temperature=1.0))
+    assert [c["sampling_params"].seed for c in fake.calls] == [0, 1, 2]
+    assert len({c.text for c in completion.choices}) == 3
 
 
 # --------------------------------------------------------------------- requests
@@ -406,17 +255,18 @@ def test_a_plain_request(fake: State) -> None:
     assert llm.args["model"] == "meta-llama/Llama-3.1-8B-Instruct"
     assert llm.args["tensor_parallel_size"] == 1
     assert llm.args["guided_decoding_backend"] == "xgrammar"
+    assert llm.args["enable_trtllm_sampler"] is True
+    assert "disable_overlap_scheduler" not in llm.args  # the overlap scheduler stays on
     [call] = llm.requests
-    assert call["inputs"] == (
-        "<|system|>\nYou write quiz items.\n<|user|>\nWrite one question.\n<|assistant|>\n"
-    )
+    prompt = "<|system|>\nYou write quiz items.\n<|user|>\nWrite one question.\n<|assistant|>\n"
+    assert call["inputs"] == prompt
     params = call["sampling_params"]
     assert (params.temperature, params.top_p, params.max_tokens, params.n) == (0.7, 0.95, 128, 1)
     assert params.add_special_tokens is False  # the template wrote them already
     assert params.stop is None and params.seed is None and params.guided_decoding is None
     assert call["streaming"] is False
 
-    assert [c.text for c in completion.choices] == ['{"answer": "0"}']
+    assert [c.text for c in completion.choices] == [sample_text(prompt, (contract.DEFAULT_SEED, 0))]
     assert [c.finish_reason for c in completion.choices] == ["stop"]
     assert [c.completion_tokens for c in completion.choices] == [3]
     assert completion.prompt_tokens == len(llm.tokenizer.encode(call["inputs"]))
@@ -425,18 +275,27 @@ def test_a_plain_request(fake: State) -> None:
     assert llm.shutdowns == 1
 
 
-def test_n_samples_share_one_call(fake: State) -> None:
-    engine = TensorRTLLMEngine("m")
-    [completion] = run(engine, request(n=3, temperature=1.0))
+def test_n_samples_share_one_call_on_the_tensorrt_backend(fake: State, tmp_path: Path) -> None:
+    engine = build("tensorrt", tmp_path)
+    [completion] = run(engine, request(n=3, temperature=1.0, seed=5))
     [llm] = fake.llms
     [call] = llm.requests
     assert call["sampling_params"].n == 3
     # outputs come back in index order, whatever order the release lists them in
-    assert [c.text for c in completion.choices] == [f'{{"answer": "{i}"}}' for i in range(3)]
+    prompt = call["inputs"]
+    assert [c.text for c in completion.choices] == [sample_text(prompt, (5, i)) for i in range(3)]
     assert [c.completion_tokens for c in completion.choices] == [3, 4, 5]
     assert completion.completion_tokens == 12
     # one prompt for the n samples: counted once
-    assert completion.prompt_tokens == len(llm.tokenizer.encode(call["inputs"]))
+    assert completion.prompt_tokens == len(llm.tokenizer.encode(prompt))
+
+
+def test_split_samples_count_their_tokens(fake: State) -> None:
+    [completion] = run(TensorRTLLMEngine("m"), request(n=3, temperature=1.0, seed=5))
+    assert [c.completion_tokens for c in completion.choices] == [3, 3, 3]
+    assert completion.completion_tokens == 9
+    prompt = fake.calls[0]["inputs"]
+    assert completion.prompt_tokens == len(fake.llms[0].tokenizer.encode(prompt))
 
 
 def test_a_json_schema_is_guided_decoding(fake: State) -> None:
@@ -459,8 +318,8 @@ def test_guided_decoding_can_be_turned_off(fake: State) -> None:
     assert llm.requests[0]["sampling_params"].guided_decoding is None
 
 
-def test_stop_strings_and_finish_reasons(fake: State) -> None:
-    def script(prompt: str, params: FakeSamplingParams) -> list[dict[str, Any]]:
+def test_stop_strings_and_finish_reasons(fake: State, tmp_path: Path) -> None:
+    def script(prompt: str, params: FakeSamplingParams, draws: list[Any]) -> list[dict[str, Any]]:
         assert params.stop == ["\n\n", "###"]
         assert params.include_stop_str_in_output is False
         reasons = ["stop", "length", "timeout", "cancelled"]
@@ -470,7 +329,7 @@ def test_stop_strings_and_finish_reasons(fake: State) -> None:
         ]
 
     fake.script = script
-    engine = TensorRTLLMEngine("m")
+    engine = build("tensorrt", tmp_path)
     [completion] = run(engine, request(n=4, stop=("\n\n", "###")))
     assert [c.finish_reason for c in completion.choices] == ["stop", "length", "error", "error"]
 
@@ -486,9 +345,10 @@ def test_greedy_decoding_asks_once_and_repeats(fake: State) -> None:
     engine = TensorRTLLMEngine("m")
     [completion] = run(engine, request(n=3, temperature=0.0, top_p=1.0))
     [llm] = fake.llms
-    params = llm.requests[0]["sampling_params"]
+    [call] = llm.requests
+    params = call["sampling_params"]
     assert (params.n, params.top_k, params.temperature, params.top_p) == (1, 1, None, None)
-    assert [c.text for c in completion.choices] == ['{"answer": "0"}'] * 3
+    assert [c.text for c in completion.choices] == [sample_text(call["inputs"], None)] * 3
     assert completion.completion_tokens == 3  # generated once
 
 
@@ -501,6 +361,31 @@ def test_a_prompt_that_is_too_long_is_refused(fake: State) -> None:
     assert llm.args["max_num_tokens"] == 16 and llm.requests == []
 
 
+def test_a_prompt_longer_than_max_seq_len_is_refused_before_sending(fake: State) -> None:
+    # The PyTorch backend of 1.0.0 would take it: only max_num_tokens is checked there.
+    llm = sys.modules["tensorrt_llm.llmapi"].LLM("m", max_seq_len=8)
+    llm.generate_async("word " * 40, sampling_params=FakeSamplingParams(max_tokens=4))
+    fake.llms.clear()
+
+    engine = TensorRTLLMEngine("m", max_seq_len=8)
+    with pytest.raises(RequestRefused, match=r"has \d+ tokens and max_seq_len is 8") as caught:
+        run(engine, request("word " * 40))
+    assert caught.value.retryable is False
+    assert fake.llms[0].requests == []
+    # a prompt that fits is sent
+    [completion] = run(TensorRTLLMEngine("m", max_seq_len=64), request("word"))
+    assert completion.choices
+
+
+def test_value_errors_are_refusals_not_crashes(fake: State) -> None:
+    with pytest.raises(RequestRefused, match="top_p") as caught:
+        run(TensorRTLLMEngine("m"), request(temperature=0.7, top_p=1.5))
+    assert caught.value.retryable is False
+    fake.error = ValueError("the guided decoding grammar is empty")
+    with pytest.raises(RequestRefused, match="grammar is empty"):
+        run(TensorRTLLMEngine("m"), request(n=2, temperature=0.7))
+
+
 def test_request_errors_and_engine_errors(fake: State) -> None:
     fake.error = FakeRequestError("grammar compilation failed")
     with pytest.raises(RequestRefused, match="grammar compilation failed"):
@@ -511,6 +396,20 @@ def test_request_errors_and_engine_errors(fake: State) -> None:
     assert caught.value.retryable is True
 
 
+def test_one_failed_call_aborts_the_others(fake: State) -> None:
+    fake.slow_draws = {(0, 0), (1, 0)}
+
+    def script(prompt: str, params: FakeSamplingParams, draws: list[Any]) -> list[dict[str, Any]]:
+        if draws == [(2, 0)]:
+            raise RuntimeError("sequence 2 failed")
+        return [{"text": "x", "token_ids": [1]} for _ in draws]
+
+    fake.script = script
+    with pytest.raises(EngineError, match="sequence 2 failed"):
+        run(TensorRTLLMEngine("m"), request(n=3, temperature=1.0, seed=0))
+    assert fake.aborted == 2  # the two still running, not the one that failed
+
+
 def test_a_timed_out_request_is_aborted(fake: State) -> None:
     fake.delay_s = 5.0
     engine = TensorRTLLMEngine("m")
@@ -518,12 +417,12 @@ def test_a_timed_out_request_is_aborted(fake: State) -> None:
     async def main() -> None:
         try:
             with pytest.raises(TimeoutError):
-                await asyncio.wait_for(engine.generate(request()), 0.05)
+                await asyncio.wait_for(engine.generate(request(n=3, temperature=1.0)), 0.05)
         finally:
             await engine.close()
 
     asyncio.run(main())
-    assert fake.aborted == 1
+    assert fake.aborted == 3  # every call of the request
 
 
 def test_close_shuts_the_llm_down_once(fake: State) -> None:
@@ -570,30 +469,32 @@ def test_llm_options_follow_the_recorded_keywords(fake: State) -> None:
     info = engine.describe()
     assert info["engine"] == "trtllm" and info["backend"] == "pytorch"
     assert info["tensorrt_llm"] == "1.0.0" and info["written_for"] == "1.0.0"
+    assert info["llm_options"] == {"enable_trtllm_sampler": True}
+    assert info["samples_per_call"].startswith("1 ")
     run(engine)
 
 
 def test_a_prebuilt_engine_uses_the_tensorrt_backend(fake: State, tmp_path: Path) -> None:
-    engine_dir = tmp_path / "llama-engine"
-    engine_dir.mkdir()
-    (engine_dir / "config.json").write_text(json.dumps({"build_config": {"max_seq_len": 64}}))
-    (engine_dir / "rank0.engine").write_bytes(b"\0")
+    folder = str(engine_dir(tmp_path))
 
     with pytest.raises(EngineError, match="no tokenizer"):
-        TensorRTLLMEngine(str(engine_dir))
+        TensorRTLLMEngine(folder)
     with pytest.raises(EngineError, match="llguidance"):
-        TensorRTLLMEngine(str(engine_dir), tokenizer="tok", guided_decoding_backend="llguidance")
+        TensorRTLLMEngine(folder, tokenizer="tok", guided_decoding_backend="llguidance")
     with pytest.raises(EngineError, match="prebuilt TensorRT engine"):
-        TensorRTLLMEngine(str(engine_dir), tokenizer="tok", backend="pytorch")
+        TensorRTLLMEngine(folder, tokenizer="tok", backend="pytorch")
 
-    engine = TensorRTLLMEngine(str(engine_dir), tokenizer="tok")
+    engine = TensorRTLLMEngine(folder, tokenizer="tok")
     assert engine.backend == "tensorrt"
     [llm] = fake.llms
     assert type(llm).__name__ == "_TrtLLM"
+    assert "enable_trtllm_sampler" not in llm.args  # the TensorRT backend refuses it
+    assert engine.describe()["samples_per_call"] == "n"
     [completion] = run(engine, request(max_tokens=8))
-    assert completion.choices[0].text == '{"answer": "0"}'
+    prompt = llm.requests[0]["inputs"]
+    assert completion.choices[0].text == sample_text(prompt, (contract.DEFAULT_SEED, 0))
 
-    engine = TensorRTLLMEngine(str(engine_dir), tokenizer="tok")
+    engine = TensorRTLLMEngine(folder, tokenizer="tok")
     with pytest.raises(RequestRefused, match="max_seq_len"):
         run(engine, request(max_tokens=60))
 
@@ -657,6 +558,13 @@ def test_without_tensorrt_llm_the_error_says_how_to_install(
         assert "pip install 'taskseed[trtllm]'" in message
         assert "\n" not in message
         assert isinstance(caught.value, EngineError) and caught.value.retryable is False
+
+
+def test_the_install_hint_names_the_pythons_with_wheels() -> None:
+    assert trtllm_module._python_note((3, 12)) == ""
+    assert trtllm_module._python_note((3, 10)) == ""
+    note = trtllm_module._python_note((3, 11))
+    assert "Python 3.10 and 3.12" in note and "this is Python 3.11" in note
 
 
 def test_a_broken_install_names_the_missing_dependency(monkeypatch: pytest.MonkeyPatch) -> None:

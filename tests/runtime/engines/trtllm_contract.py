@@ -13,10 +13,15 @@ https://nvidia.github.io/TensorRT-LLM/1.0.0/, whose "Source code" pages render t
 - tensorrt_llm/executor/utils.py: `RequestError(RuntimeError)`
 - llm-api/reference.html: the keyword arguments `LLM(...)` documents (TorchLlmArgs)
 - tensorrt_llm/_tensorrt_engine/__init__.py: `LLM` is `_TrtLLM` (the TensorRT backend)
+- features/sampling.html (1.0.0): the PyTorch backend samples only with the TRT-LLM sampler
+- tensorrt_llm/serve/openai_server.py, serve/chat_utils.py: trtllm-serve's refusal of n > 1
 
-Only names, kinds and defaults are recorded (facts about the interface); no code of the
-release is copied. The contract test builds `inspect.Signature` objects from this data and
-binds every call the engine makes, so a misspelt or missing argument fails the test.
+Recorded are names, kinds and defaults (facts about the interface) and, at the end, the
+behaviours the engine depends on (which options a backend needs for which feature), each
+with its source; no code of the release is copied. The contract test builds
+`inspect.Signature` objects from this data and binds every call the engine makes, so a
+misspelt or missing argument fails the test, and its stand-in LLM behaves as recorded
+below, so an engine that forgets an option gets greedy samples or a failed request.
 """
 
 from __future__ import annotations
@@ -287,3 +292,94 @@ APPLY_CHAT_TEMPLATE: list[tuple[str, str, Any]] = [
     ("continue_final_message", POSITIONAL, False),
     ("tokenize", POSITIONAL, True),
 ]
+
+# TransformersTokenizer.encode(self, text, *args, **kwargs) in tensorrt_llm/llmapi/tokenizer.py
+# forwards to the Hugging Face tokenizer's `encode` (which takes `add_special_tokens`).
+TOKENIZER_ENCODE: list[tuple[str, str, Any]] = [("text", POSITIONAL, REQUIRED)]
+
+# ------------------------------------------------------------------------- behaviour
+#
+# What each backend needs for the features taskseed relies on. An option listed under a
+# feature must be passed to the LLM's constructor for the feature to work; the TensorRT
+# backend refuses the PyTorch backend's options ("LLM got invalid argument: ...", since
+# they are not in TRT_LLM_KWARGS).
+#
+# - sampling: temperature, top_p and seed take effect. 1.0.0's features/sampling.html:
+#   "To use the feature: Enable the enable_trtllm_sampler option in the LLM class"; the
+#   default sampler (TorchSampler) of the PyTorch backend decodes as if greedy and takes no
+#   per-request seed (per-request seeds reached TorchSampler only in PR #17172, 2026;
+#   ai-dynamo/dynamo#3162 reports temperature and seed without effect on that backend,
+#   September 2025). The TensorRT backend samples in its C++ runtime.
+# - n_per_call: SamplingParams(n=k) gives k sequences in one call. The PyTorch backend
+#   asserts in its overlap executor loop and hangs otherwise (issue #6204, 0.20;
+#   issue #6406); the 1.0 feature test runs with both options below. PR #8815 (November
+#   2025) proposed refusing n > 1 there outright.
+# - checks_max_seq_len: the backend refuses a prompt whose length plus max_tokens exceeds
+#   max_seq_len before queueing it (BaseLLM._check_arguments checks only max_num_tokens
+#   on the PyTorch backend).
+BACKEND_BEHAVIOUR: dict[str, dict[str, Any]] = {
+    "pytorch": {
+        "sampling": {"enable_trtllm_sampler": True},
+        "n_per_call": {"enable_trtllm_sampler": True, "disable_overlap_scheduler": True},
+        "checks_max_seq_len": False,
+        "guided_backends": TORCH_GUIDED_BACKENDS,
+        "kwargs": TORCH_LLM_KWARGS,
+    },
+    "tensorrt": {
+        "sampling": {},
+        "n_per_call": {},
+        "checks_max_seq_len": True,
+        "guided_backends": TRT_GUIDED_BACKENDS,
+        "kwargs": TRT_LLM_KWARGS,
+    },
+}
+
+# Without a seed the sampler uses one fixed default seed (the maintainers' answer in
+# issue #2411), so separate calls without seeds give the same sample.
+DEFAULT_SEED = 0
+
+# The PyTorch executor's assertion when n > 1 runs on the overlap scheduler (issue #6204).
+N_PER_CALL_FAILURE = "assert scheduled_batch.batch_size > 0"
+
+# trtllm-serve of 1.0.0: both chat and completion handlers call
+# check_multiple_response(request.n, backend) (serve/chat_utils.py), which raises
+# ValueError for n > 1 on the PyTorch backend; the handler answers every exception with
+# create_error_response(str(e)), an ErrorResponse with HTTP 400 (removed by PR #8951).
+SERVE_N_REFUSAL_BACKENDS = ("pytorch",)
+SERVE_N_REFUSAL_STATUS = 400
+SERVE_N_REFUSAL_BODY: dict[str, Any] = {
+    "object": "error",
+    "message": "Multiple response is not supported in PyTorch workflow",
+    "type": "BadRequestError",
+    "param": None,
+    "code": 400,
+}
+# trtllm-serve's --extra_llm_api_options YAML holds LLM keyword arguments: its keys must be
+# fields of the backend's LlmArgs (TORCH_LLM_KWARGS for `--backend pytorch`).
+
+# ---------------------------------------------------------------------- requirements
+#
+# The published requirements of tensorrt-llm 1.0.0 that concern taskseed's own. Its wheels
+# are built for CPython 3.10 and 3.12 (linux x86_64 and aarch64); the install guide is
+# "tested on Python 3.12". Its requirements.txt (read into the wheel's Requires-Dist) pins
+# numpy<2 (added in commit 66ef1df, still in force in November 2025: issue #3734) and
+# datasets==3.1.0 (pinned from 0.21.0 on, because later datasets releases broke its
+# evaluate dependency), and takes openai unpinned. The other pins (torch, transformers,
+# tensorrt, xgrammar, ...) name packages taskseed does not declare.
+PYTHON_WHEELS: tuple[str, ...] = ("3.10", "3.12")
+REQUIREMENTS: dict[str, str] = {
+    "numpy": "<2",
+    "datasets": "==3.1.0",
+    "openai": "",
+}
+# Released versions that satisfy REQUIREMENTS, which taskseed's declared requirements must
+# admit too (`make test-numpy1` runs the suite with the numpy one).
+WITNESSES: dict[str, str] = {
+    "numpy": "1.26.4",
+    "datasets": "3.1.0",
+    "openai": "1.101.0",
+}
+# Packages taskseed installs whose newer releases need numpy 2 without declaring it, with
+# the first such release: under numpy<2 the extra must hold them below it. pyarrow 26
+# "can't be used with Numpy 1.x" (apache/arrow#50769); datasets needs pyarrow.
+NUMPY2_ONLY_FROM: dict[str, str] = {"pyarrow": "26"}
