@@ -12,6 +12,7 @@ second; the answers for common settings are kept in `KNOWN`, which a test recomp
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 
 def candidate_probability(similarity: float, bands: int, rows: int) -> float:
@@ -59,11 +60,17 @@ def search_bands_rows(
     for bands in range(1, num_perm + 1):
         max_rows = num_perm // bands
         rows = np.arange(1, max_rows + 1)[:, None]
-        fp = np.trapezoid(1.0 - (1.0 - below[None, :] ** rows) ** bands, below, axis=1)
-        fn = np.trapezoid((1.0 - above[None, :] ** rows) ** bands, above, axis=1)
+        fp = _area(1.0 - (1.0 - below[None, :] ** rows) ** bands, below)
+        fn = _area((1.0 - above[None, :] ** rows) ** bands, above)
         error = np.asarray(fp_weight * fp + fn_weight * fn, dtype=float)
         index = int(np.argmin(error))
         if best is None or float(error[index]) < best[0] - 1e-12:
             best = (float(error[index]), bands, index + 1)
     assert best is not None
     return best[1], best[2]
+
+
+def _area(y: Any, x: Any) -> Any:
+    """The trapezoidal area under each row of `y` over the grid `x` (numpy 2 calls it
+    `trapezoid`, numpy 1 `trapz`; written out, it is the same on both)."""
+    return ((y[:, 1:] + y[:, :-1]) * (x[1:] - x[:-1])).sum(axis=1) / 2.0
