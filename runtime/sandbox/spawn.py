@@ -1,0 +1,181 @@
+"""Starting sandboxes from taskseed: the launcher as a subprocess, and what it says.
+
+One fresh `python -I -S launcher.py` per code check, in a new session, with a stripped
+environment, started with asyncio so the event loop never waits on it. It forks one
+sandbox per role. Each sandbox has its own control pipe: its first line says whether it
+is confined (`ready`) or why not (`refused`), the role may write more, and the
+launcher's last line gives its exit status. Killing the launcher's process group kills
+everything: a confined process that left the group dies with its parent (its
+parent-death signal), and so on up to the launcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+LAUNCHER = Path(__file__).with_name("launcher.py")
+MAX_LINE = 1024 * 1024
+STDERR_TAIL = 4096
+ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    memory_mb: int  # address space
+    cpu_s: int  # CPU seconds
+    file_mb: int  # largest file it may write
+    processes: int  # tasks (processes and threads) of the sandbox, itself included
+    open_files: int
+    tmpfs_mb: int  # size of each of its /tmp and /dev/shm
+
+
+@dataclass(slots=True)
+class Spec:
+    """One sandbox to start: its role, the role's arguments, the descriptors it keeps."""
+
+    role: str
+    args: dict[str, Any]
+    fds: tuple[int, ...] = ()
+    control: asyncio.StreamReader | None = field(default=None, repr=False)
+
+
+class SandboxRefused(Exception):
+    """A sandbox could not establish its isolation, so nothing ran in it."""
+
+
+class Launch:
+    """A launcher and its sandboxes, by role."""
+
+    def __init__(self, process: asyncio.subprocess.Process, specs: dict[str, Spec]) -> None:
+        self.process = process
+        self.specs = specs
+        self.stderr = b""
+        self.transports: list[asyncio.BaseTransport] = []
+        assert process.stderr is not None
+        self._drain = asyncio.ensure_future(self._keep_stderr(process.stderr))
+
+    @classmethod
+    async def start(cls, specs: list[Spec], limits: Limits) -> Launch:
+        loop = asyncio.get_running_loop()
+        readers, writers = [], []
+        try:
+            for _ in specs:
+                read, write = os.pipe()
+                readers.append(read)
+                writers.append(write)
+            payload = {
+                "parent": os.getpid(),
+                "limits": asdict(limits),
+                "sandboxes": [
+                    {"role": s.role, "args": s.args, "fds": list(s.fds), "control": w}
+                    for s, w in zip(specs, writers, strict=True)
+                ],
+            }
+            kept = [fd for s in specs for fd in s.fds] + writers
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-I",
+                    "-S",
+                    str(LAUNCHER),
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.PIPE,
+                    pass_fds=kept,
+                    start_new_session=True,
+                    env=ENV,
+                    cwd="/",
+                )
+            except OSError as exc:
+                raise SandboxRefused(f"the sandbox launcher did not start: {exc}") from None
+        finally:
+            for fd in writers:
+                os.close(fd)
+        launch = cls(process, {s.role: s for s in specs})
+        for spec, read in zip(specs, readers, strict=True):
+            reader = asyncio.StreamReader(limit=MAX_LINE)
+            transport, _ = await loop.connect_read_pipe(
+                lambda reader=reader: asyncio.StreamReaderProtocol(reader),  # type: ignore[misc]
+                os.fdopen(read, "rb", 0),
+            )
+            launch.transports.append(transport)
+            spec.control = reader
+        assert process.stdin is not None
+        process.stdin.write(json.dumps(payload).encode())
+        with contextlib.suppress(ConnectionError):
+            await process.stdin.drain()
+        process.stdin.close()
+        return launch
+
+    async def _keep_stderr(self, stream: asyncio.StreamReader) -> None:
+        while chunk := await stream.read(65536):
+            self.stderr = (self.stderr + chunk)[-STDERR_TAIL:]
+
+    async def line(self, role: str) -> dict[str, Any] | None:
+        """The next JSON line on a sandbox's control channel; None at its end or for a
+        line that is not a JSON object."""
+        reader = self.specs[role].control
+        assert reader is not None
+        try:
+            raw = await reader.readline()
+        except ValueError:  # longer than MAX_LINE
+            return None
+        try:
+            message = json.loads(raw) if raw else None
+        except ValueError:
+            return None
+        return message if isinstance(message, dict) else None
+
+    async def ready(self, role: str) -> str:
+        """How the sandbox is confined; SandboxRefused when it is not."""
+        message = await self.line(role)
+        if message is None:
+            status = await self.wait()
+            tail = self.stderr.decode(errors="replace").strip().splitlines()[-1:]
+            raise SandboxRefused(
+                f"the sandbox launcher ended (status {status}) without a word"
+                + (f": {tail[0][:200]}" if tail else "")
+            )
+        if message.get("sandbox") != "ready":
+            raise SandboxRefused(str(message.get("reason", "refused without a reason")))
+        return str(message.get("isolation", ""))
+
+    async def exit_status(self, role: str) -> int | None:
+        """The sandbox's exit status, once it has ended (skipping the role's lines)."""
+        while (message := await self.line(role)) is not None:
+            if isinstance(message.get("exit"), int):
+                return int(message["exit"])
+        return None
+
+    def kill(self) -> None:
+        """Kill the launcher's process group (its ID is the launcher's: it started a
+        session); a process that left the group dies with its parent."""
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+    async def wait(self) -> int:
+        status = await self.process.wait()
+        await self._drain
+        return status
+
+    def close(self) -> None:
+        for transport in self.transports:
+            transport.close()
+
+
+def exit_reason(status: int | None) -> str:
+    """A sandbox's exit status (128 + n: killed by signal n) in words."""
+    if status is None:
+        return "its exit status is unknown"
+    if status > 128 and status - 128 in signal.valid_signals():
+        return f"killed by {signal.Signals(status - 128).name}"
+    return f"exit status {status}"
