@@ -48,7 +48,7 @@ from typing import Literal
 from taskseed.runtime.sandbox.spawn import Launch, Limits, SandboxRefused, Spec, exit_reason
 
 MEMORY_MB = 1024
-FILE_MB = 16
+FILE_MB = 8
 TMPFS_MB = 16
 PROCESSES = 8
 OPEN_FILES = 256
@@ -165,8 +165,7 @@ async def _check(
     except TimeoutError:
         return result("failed", f"timed out after {timeout_s:g}s")
     finally:
-        launch.kill()
-        await launch.wait()
+        await launch.stop()
         launch.close()
     if verdict is None:
         return result("failed", "the judge ended without a verdict")

@@ -41,6 +41,7 @@ Standard library only: runs outside the taskseed package and its virtual environ
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib
 import json
@@ -319,6 +320,7 @@ class Confinement:
         self.build_root()
         self.set_limits()
         os.chdir("/tmp")
+        os.setsid()  # its process group holds nothing outside the sandbox
         linux.drop_capabilities()
         self.verify()
         return (
@@ -388,8 +390,21 @@ def sandbox(
 
 
 def main() -> None:
-    """Start every sandbox of the payload, each in its own forked process, and report
-    each one's exit status on its control channel when it ends."""
+    """Start every sandbox of the payload, each in its own forked process, report each
+    one's exit status on its control channel when it ends, and end when every process
+    of every sandbox has ended. SIGTERM stops them all: the launcher kills the
+    sandboxes' processes, whose confined children die with them (their parent-death
+    signal) and come back to it (a child subreaper), and it waits for the last one."""
+    sandboxes: dict[int, int] = {}  # pid -> control channel
+    stopping: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        stopping.append(signum)
+        for pid in list(sandboxes):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+    signal.signal(signal.SIGTERM, stop)
     payload = json.loads(sys.stdin.buffer.read())
     specs: list[dict[str, Any]] = payload["sandboxes"]
     try:
@@ -402,23 +417,32 @@ def main() -> None:
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != int(payload["parent"]):
             os._exit(1)  # the parent is already gone
+        linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
     except Exception as exc:
         for spec in specs:
             say(int(spec["control"]), {"sandbox": "refused", "reason": str(exc)})
         os._exit(REFUSED)
-    children: dict[int, int] = {}
     for spec in specs:
+        if stopping:
+            break
         pid = os.fork()
         if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             sandbox(linux, roles[spec["role"]], spec, payload)
-        children[pid] = int(spec["control"])
-    close_all_but(set(children.values()))
-    while children:
-        pid, status = os.wait()
-        control = children.pop(pid, None)
+        sandboxes[pid] = int(spec["control"])
+        if stopping:
+            os.kill(pid, signal.SIGKILL)
+    close_all_but(set(sandboxes.values()))
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        control = sandboxes.pop(pid, None)
         if control is not None:
             code = os.waitstatus_to_exitcode(status)
-            say(control, {"exit": code if code >= 0 else 128 - code})
+            with contextlib.suppress(OSError):
+                say(control, {"exit": code if code >= 0 else 128 - code})
             os.close(control)
     os._exit(0)
 

@@ -4,9 +4,9 @@ One fresh `python -I -S launcher.py` per code check, in a new session, with a st
 environment, started with asyncio so the event loop never waits on it. It forks one
 sandbox per role. Each sandbox has its own control pipe: its first line says whether it
 is confined (`ready`) or why not (`refused`), the role may write more, and the
-launcher's last line gives its exit status. Killing the launcher's process group kills
-everything: a confined process that left the group dies with its parent (its
-parent-death signal), and so on up to the launcher.
+launcher's last line gives its exit status. `stop()` returns once every process of
+the sandboxes has ended; and if taskseed itself dies, every one of them dies with it
+(each process has a parent-death signal, up to the launcher).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 LAUNCHER = Path(__file__).with_name("launcher.py")
 MAX_LINE = 1024 * 1024
 STDERR_TAIL = 4096
+STOP_GRACE_S = 5.0
 ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
 
@@ -155,12 +156,19 @@ class Launch:
                 return int(message["exit"])
         return None
 
-    def kill(self) -> None:
-        """Kill the launcher's process group (its ID is the launcher's: it started a
-        session); a process that left the group dies with its parent."""
+    async def stop(self) -> None:
+        """End every process of its sandboxes and wait until none is left: SIGTERM asks
+        the launcher to kill them and reap the last one; past STOP_GRACE_S, or if the
+        launcher is gone, its whole process group is killed."""
         if self.process.returncode is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(asyncio.shield(self.process.wait()), STOP_GRACE_S)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+        await self.wait()
 
     async def wait(self) -> int:
         status = await self.process.wait()
