@@ -232,49 +232,73 @@ def test_an_object_equal_to_everything_does_not_pass() -> None:
         "def add(a, b):\n    return Anything()\n"
     )
     result = check(code, ["assert add(1, 2) == 5"])
-    assert not result.passed and result.status == "unverifiable"
+    assert not result.passed, result.reason
+    assert result.status == "unverifiable"
     assert "compares an object of the solution (Anything)" in result.reason
     # the same trick on a subclass of int crosses as the int it holds
     forged_int = "class Three(int):\n    def __eq__(self, other):\n        return True\n"
     forged_int += "def add(a, b):\n    return Three(0)\n"
-    assert check(forged_int, ["assert add(1, 2) == 5"]).status == "failed"
+    result = check(forged_int, ["assert add(1, 2) == 5"])
+    assert not result.passed and result.status == "failed", result.reason
+
+
+# A passing verdict in the judge's words (and in those of the single-process check
+# this design replaced).
+FORGED = (
+    '{"verdict": "passed", "reason": "9 tests passed", "done": 9, "ended": false, '
+    '"passed": true, "network": ""}'
+)
 
 
 def test_the_solution_cannot_call_a_reporter_or_write_a_verdict() -> None:
-    """The solution's process holds the launcher's modules (the judge's among them) and
-    its answer pipe; it runs the judge's code itself and writes passing verdicts to
-    every descriptor it has. None of it reaches the parent."""
+    """The solution's process holds the launcher's code (`__main__`, the judge's module
+    among those it loaded) and its answer pipe: it calls every reporter it finds and
+    writes passing verdicts to every descriptor. None of it reaches the parent."""
     code = (
         "import json, os, sys\n"
-        "verdict = json.dumps({'verdict': 'passed', 'reason': '9 tests passed', "
-        "'done': 9, 'ended': False}) + '\\n'\n"
-        "for fd in range(64):\n"
-        "    try:\n        os.write(fd, verdict.encode())\n"
-        "    except OSError:\n        pass\n"
+        f"verdict = {FORGED!r}\n"
+        "main = sys.modules.get('__main__')\n"
         "judge = sys.modules.get('sandbox.judge')\n"
         "if judge is not None:\n"
         "    try:\n        judge.main({'tests': [], 'memory_mb': 1, 'max_test_chars': 9,"
         " 'requests': 5, 'answers': 6}, 7)\n"
         "    except BaseException:\n        pass\n"
+        "for fd in range(64):\n"
+        "    try:\n        os.write(fd, verdict.encode() + b'\\n')\n"
+        "    except OSError:\n        pass\n"
+        "    if hasattr(main, 'say'):\n"
+        "        try:\n            main.say(fd, json.loads(verdict))\n"
+        "        except OSError:\n            pass\n"
+        "if hasattr(main, 'finish'):\n"
+        "    main.finish(True, '9 tests passed', 9)\n"
         "def add(a, b):\n    return 0\n"
     )
     result = check(code)
-    assert not result.passed and result.status == "failed"
-    assert "malformed" in result.reason
+    assert not result.passed, result.reason
+    assert result.status == "failed" and "malformed" in result.reason
 
 
-def test_patching_the_serializer_and_isclose_changes_nothing() -> None:
+def test_patching_the_serializer_does_not_pass() -> None:
     code = (
-        "import json, math, sys\n"
-        "math.isclose = lambda *a, **k: True\n"
-        "json.dumps = lambda *a, **k: '{\"value\": true}'\n"
+        "import json, sys\n"
+        f"json.dumps = lambda *a, **k: {FORGED!r}\n"
         "wire = sys.modules.get('sandbox.wire')\n"
         "if wire is not None:\n"
         "    wire.to_wire = lambda *a, **k: True\n"
-        "def ratio(a, b):\n    return 0.0\n"
+        "def add(a, b):\n    return 0\n"
     )
+    result = check(code)
+    assert not result.passed, result.reason
+    assert result.status == "failed"
+
+
+def test_patching_the_tests_helpers_does_not_pass() -> None:
+    """`math.isclose` (or anything else a test calls) patched by the solution is patched
+    in the solution's process only; the judge's `math` is its own."""
+    code = "import math\nmath.isclose = lambda *a, **k: True\ndef ratio(a, b):\n    return 0.0\n"
     result = check(code, ["assert math.isclose(ratio(1, 2), 0.5)"])
-    assert result.status == "failed", result.reason
+    assert not result.passed, result.reason
+    assert result.status == "failed"
 
 
 @pytest.mark.parametrize(
@@ -283,10 +307,10 @@ def test_patching_the_serializer_and_isclose_changes_nothing() -> None:
 )
 def test_ending_the_process_early_fails(exit_call: str, how: str) -> None:
     at_import = check(f"import os\n{exit_call}\n" + ADD)
-    assert at_import.status == "failed"
+    assert not at_import.passed and at_import.status == "failed"
     assert at_import.reason == f"the solution's process ended ({how}) before it defined anything"
     in_a_call = check(f"import os\ndef add(a, b):\n    {exit_call}\n")
-    assert in_a_call.status == "failed"
+    assert not in_a_call.passed and in_a_call.status == "failed"
     assert in_a_call.reason == (
         f"test 1 failed: the solution's process ended ({how}): assert add(1, 2) == 3"
     )
@@ -296,6 +320,7 @@ def test_a_test_that_swallows_the_end_of_the_solution_still_fails() -> None:
     code = "import os\ndef add(a, b):\n    os._exit(0)\n"
     test = "try:\n    assert add(1, 2) == 3\nexcept BaseException:\n    pass"
     result = check(code, [test])
+    assert not result.passed, result.reason
     assert result.status == "failed" and "the solution's process ended" in result.reason
 
 
