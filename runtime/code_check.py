@@ -167,8 +167,9 @@ async def _check(
     finally:
         await launch.stop()
         launch.close()
-    if verdict is None:
-        return result("failed", "the judge ended without a verdict")
+    if verdict is None or "exit" in verdict:  # the launcher's line after the judge's end
+        how = exit_reason(verdict.get("exit") if verdict else None)
+        return result("failed", f"the judge ended without a verdict ({how})")
     status_text = verdict.get("verdict")
     done = verdict.get("done")
     if status_text not in ("passed", "failed", "unverifiable") or not isinstance(done, int):

@@ -324,6 +324,12 @@ def test_a_test_that_swallows_the_end_of_the_solution_still_fails() -> None:
     assert result.status == "failed" and "the solution's process ended" in result.reason
 
 
+def test_a_test_that_ends_the_judge_fails() -> None:
+    result = check(ADD, ["import os\nos._exit(0)"])
+    assert not result.passed, result.reason
+    assert result.reason == "the judge ended without a verdict (exit status 0)"
+
+
 def test_garbage_on_the_answer_pipe_fails() -> None:
     code = (
         "import gc, io\n"
