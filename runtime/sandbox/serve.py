@@ -19,11 +19,11 @@ import json
 import os
 import sys
 import types
-from typing import TYPE_CHECKING
 
 from . import wire
 
-if TYPE_CHECKING:  # typing costs a sandbox start about 15 ms; annotations only
+TYPE_CHECKING = False  # importing typing would cost every sandbox start
+if TYPE_CHECKING:  # annotations only
     from collections.abc import Callable
     from typing import IO, Any
 

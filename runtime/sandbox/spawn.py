@@ -110,10 +110,9 @@ class Launch:
             launch.transports.append(transport)
             spec.control = reader
         assert process.stdin is not None
-        process.stdin.write(json.dumps(payload).encode())
+        process.stdin.write(json.dumps(payload).encode() + b"\n")
         with contextlib.suppress(ConnectionError):
             await process.stdin.drain()
-        process.stdin.close()
         return launch
 
     async def _keep_stderr(self, stream: asyncio.StreamReader) -> None:
@@ -138,11 +137,12 @@ class Launch:
     async def ready(self, role: str) -> str:
         """How the sandbox is confined; SandboxRefused when it is not."""
         message = await self.line(role)
-        if message is None:
-            status = await self.wait()
+        if message is None or "exit" in message:  # it ended without a word
+            await asyncio.sleep(0)  # let the launcher's stderr arrive, if it is there
             tail = self.stderr.decode(errors="replace").strip().splitlines()[-1:]
+            how = exit_reason(message.get("exit") if message else None)
             raise SandboxRefused(
-                f"the sandbox launcher ended (status {status}) without a word"
+                f"the sandbox ended ({how}) before it was ready"
                 + (f": {tail[0][:200]}" if tail else "")
             )
         if message.get("sandbox") != "ready":
@@ -158,11 +158,15 @@ class Launch:
 
     async def stop(self) -> None:
         """End every process of its sandboxes and wait until none is left: SIGTERM asks
-        the launcher to kill them and reap the last one; past STOP_GRACE_S, or if the
-        launcher is gone, its whole process group is killed."""
+        the launcher to kill them and reap the last one, closing its stdin lets it
+        exit; past STOP_GRACE_S its whole process group is killed."""
         if self.process.returncode is None:
+            # Not Process.send_signal, which may reap the launcher behind asyncio's back;
+            # the launcher stays alive until its stdin is closed, so the pid is its own.
             with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGTERM)
+                os.kill(self.process.pid, signal.SIGTERM)
+            assert self.process.stdin is not None
+            self.process.stdin.close()
             try:
                 await asyncio.wait_for(asyncio.shield(self.process.wait()), STOP_GRACE_S)
             except TimeoutError:
