@@ -25,6 +25,7 @@ Standard library only: the sandbox loads this module outside the taskseed packag
 
 from __future__ import annotations
 
+import ast
 import builtins
 import contextlib
 import importlib
@@ -322,22 +323,34 @@ def update(original: Any, new: Any) -> None:
 # ------------------------------------------------------------------ running the tests
 
 
-def namespace(names: Any, link: Link) -> dict[str, Any]:
-    """The tests' globals: the solution's names as values, modules and references."""
+def namespace(names: Any, link: Link, entry: str | None) -> tuple[dict[str, Any], set[str]]:
+    """The tests' globals: the solution's names as values, modules and references; and
+    the names of built-ins and standard modules the solution rebound to an object of
+    its own (a test that uses one of them cannot be decided here: the solution would
+    compute `set(...)`, `sorted(...)` or `math.isclose(...)` for it)."""
     found: dict[str, Any] = {"__name__": "__test__", "__builtins__": builtins}
+    rebound: set[str] = set()
     if not isinstance(names, dict):
         link.fail("the solution's process sent a malformed list of names")
-    for name, entry in names.items():
-        if not isinstance(entry, dict):
+    for name, entry_data in names.items():
+        if not isinstance(entry_data, dict):
             link.fail("the solution's process sent a malformed list of names")
-        if "module" in entry:
-            module = entry["module"]
+        if "module" in entry_data:
+            module = entry_data["module"]
             if isinstance(module, str) and module.split(".")[0] in sys.stdlib_module_names:
                 with contextlib.suppress(Exception):
                     found[name] = importlib.import_module(module)
-        else:
-            found[name] = link.value(entry.get("value"))
-    return found
+            continue
+        value = link.value(entry_data.get("value"))
+        standard = hasattr(builtins, name) or name in sys.stdlib_module_names
+        if isinstance(value, Remote) and standard and name != entry:
+            rebound.add(name)
+        found[name] = value
+    return found, rebound
+
+
+def names_used(tree: ast.AST) -> set[str]:
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
 
 
 def short(test: str, limit: int) -> str:
@@ -373,7 +386,7 @@ def run(args: dict[str, Any], link: Link) -> tuple[str, str, int]:
             return "failed", f"memory limit ({memory_mb} MiB) exceeded by the solution", 0
         return "failed", f"the solution raised {describe(raised)}", 0
     try:
-        scope = namespace(ready.get("names"), link)
+        scope, rebound = namespace(ready.get("names"), link, entry)
     except Gone as exc:
         return "failed", str(exc), 0
     if entry and not (isinstance(scope.get(entry), Remote) and callable(scope[entry])):
@@ -382,9 +395,18 @@ def run(args: dict[str, Any], link: Link) -> tuple[str, str, int]:
     for number, test in enumerate(tests, 1):
         shown = short(test, limit)
         try:
-            compiled = compile(test, f"<test {number}>", "exec")
+            tree = ast.parse(test, f"<test {number}>")
+            compiled = compile(tree, f"<test {number}>", "exec")
         except (SyntaxError, ValueError) as exc:
             return "failed", f"test {number} does not compile: {describe(exc)}", done
+        shadowed = sorted(names_used(tree) & rebound)
+        if shadowed:
+            return (
+                "unverifiable",
+                f"test {number} cannot be checked outside the solution: the solution "
+                f"redefines `{shadowed[0]}`, which the test uses as the standard one: {shown}",
+                done,
+            )
         try:
             before = scope.get("check")
             exec(compiled, scope)

@@ -28,6 +28,10 @@ if TYPE_CHECKING:  # annotations only
     from typing import IO, Any
 
 MAX_TEXT = 300
+# Larger values (as JSON text) stay in this process; the judge gets a reference, which
+# it can index, measure and iterate, but not compare.
+MAX_VALUE = 4 * 1024 * 1024
+MAX_GLOBAL = 256 * 1024
 
 
 class Objects:
@@ -54,8 +58,16 @@ class Objects:
             raise wire.WireError("a reference to no object")
         return self.by_id[number]
 
-    def value(self, value: object) -> Any:
-        return wire.to_wire(value, self.reference)
+    def value(self, value: object, limit: int = MAX_VALUE) -> Any:
+        data = wire.to_wire(value, self.reference)
+        if isinstance(data, (str, list, dict)):
+            try:
+                size = len(json.dumps(data))
+            except (ValueError, RecursionError):  # `encoded` reports it
+                return data
+            if size > limit:
+                return self.reference(value)
+        return data
 
 
 def text(exc: BaseException) -> str:
@@ -78,7 +90,7 @@ def exports(namespace: dict[str, Any], objects: Objects) -> dict[str, Any]:
         if isinstance(value, types.ModuleType):
             names[name] = {"module": value.__name__}
         else:
-            names[name] = {"value": objects.value(value)}
+            names[name] = {"value": objects.value(value, MAX_GLOBAL)}
     return names
 
 

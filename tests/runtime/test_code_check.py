@@ -344,6 +344,47 @@ def test_garbage_on_the_answer_pipe_fails() -> None:
     assert result.status == "failed" and "malformed answer" in result.reason
 
 
+@pytest.mark.parametrize(
+    ("rebinding", "test"),
+    [
+        ("def set(xs):\n    return 1\n", "assert set(common([1], [2])) == set([5])"),
+        ("def sorted(xs):\n    return [1, 2]\n", "assert sorted(common([1], [2])) == [1, 2]"),
+        (
+            "class Lenient:\n    def isclose(self, *a, **k):\n        return True\n"
+            "math = Lenient()\n",
+            "assert math.isclose(common([1], [2]), 0.5)",
+        ),
+    ],
+)
+def test_a_rebound_builtin_or_standard_module_is_not_trusted(rebinding: str, test: str) -> None:
+    """A wrong solution that redefines what a test computes with (`set`, `sorted`,
+    `math`) would compute both sides of the comparison: such a test is unverifiable."""
+    code = rebinding + "def common(a, b):\n    return []\n"
+    result = check(code, [test])
+    assert not result.passed, result.reason
+    assert result.status == "unverifiable"
+    assert "the solution redefines" in result.reason
+    # a rebinding the tests do not use is the solution's own business
+    assert check(code, ["assert common([1], [2]) == []"]).passed
+
+
+def test_an_entry_point_may_have_a_builtin_name() -> None:
+    code = "def sum(xs):\n    return 0 if not xs else xs[0] + sum(xs[1:])\n"
+    result = asyncio.run(
+        run_tests(code, ["assert sum([1, 2, 3]) == 6"], timeout_s=5, entry_point="sum")
+    )
+    assert result.passed, result.reason
+
+
+def test_a_large_result_stays_in_the_solution() -> None:
+    """A result too large to send (over 4 MiB of JSON) is held by reference: it can be
+    measured and indexed, not compared."""
+    code = "def big():\n    return list(range(10**6))\n"
+    assert check(code, ["assert len(big()) == 10**6", "assert big()[7] == 7"]).passed
+    compared = check(code, ["assert big() == list(range(10**6))"])
+    assert compared.status == "unverifiable", compared.reason
+
+
 # ------------------------------------------------------------ what cannot cross
 
 
