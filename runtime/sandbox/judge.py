@@ -25,7 +25,7 @@ Standard library only: the sandbox loads this module outside the taskseed packag
 
 from __future__ import annotations
 
-import ast
+import _ast  # the compiler's node types, without the cost of importing ast
 import builtins
 import contextlib
 import importlib
@@ -349,8 +349,21 @@ def namespace(names: Any, link: Link, entry: str | None) -> tuple[dict[str, Any]
     return found, rebound
 
 
-def names_used(tree: ast.AST) -> set[str]:
-    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+def names_used(tree: _ast.AST) -> set[str]:
+    """Every name a test's syntax tree reads or writes."""
+    found: set[str] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _ast.Name):
+            found.add(node.id)
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, list):
+                stack.extend(item for item in value if isinstance(item, _ast.AST))
+            elif isinstance(value, _ast.AST):
+                stack.append(value)
+    return found
 
 
 def short(test: str, limit: int) -> str:
@@ -395,7 +408,8 @@ def run(args: dict[str, Any], link: Link) -> tuple[str, str, int]:
     for number, test in enumerate(tests, 1):
         shown = short(test, limit)
         try:
-            tree = ast.parse(test, f"<test {number}>")
+            tree = compile(test, f"<test {number}>", "exec", _ast.PyCF_ONLY_AST)
+            assert isinstance(tree, _ast.Module)
             compiled = compile(tree, f"<test {number}>", "exec")
         except (SyntaxError, ValueError) as exc:
             return "failed", f"test {number} does not compile: {describe(exc)}", done
