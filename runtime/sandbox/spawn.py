@@ -96,23 +96,35 @@ class Launch:
                     cwd="/",
                 )
             except OSError as exc:
+                for fd in readers:
+                    os.close(fd)
                 raise SandboxRefused(f"the sandbox launcher did not start: {exc}") from None
         finally:
             for fd in writers:
                 os.close(fd)
         launch = cls(process, {s.role: s for s in specs})
-        for spec, read in zip(specs, readers, strict=True):
-            reader = asyncio.StreamReader(limit=MAX_LINE)
-            transport, _ = await loop.connect_read_pipe(
-                lambda reader=reader: asyncio.StreamReaderProtocol(reader),  # type: ignore[misc]
-                os.fdopen(read, "rb", 0),
-            )
-            launch.transports.append(transport)
-            spec.control = reader
-        assert process.stdin is not None
-        process.stdin.write(json.dumps(payload).encode() + b"\n")
-        with contextlib.suppress(ConnectionError):
-            await process.stdin.drain()
+        try:
+            for spec, read in zip(specs, readers, strict=True):
+                reader = asyncio.StreamReader(limit=MAX_LINE)
+                pipe = os.fdopen(read, "rb", 0)  # closed with its transport from here on
+                readers = [fd for fd in readers if fd != read]
+                transport, _ = await loop.connect_read_pipe(
+                    lambda reader=reader: asyncio.StreamReaderProtocol(reader),  # type: ignore[misc]
+                    pipe,
+                )
+                launch.transports.append(transport)
+                spec.control = reader
+            assert process.stdin is not None
+            process.stdin.write(json.dumps(payload).encode() + b"\n")
+            with contextlib.suppress(ConnectionError):
+                await process.stdin.drain()
+        except BaseException:  # cancelled while starting: leave nothing running
+            for fd in readers:
+                os.close(fd)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            launch.close()
+            raise
         return launch
 
     async def _keep_stderr(self, stream: asyncio.StreamReader) -> None:

@@ -259,6 +259,22 @@ def test_no_process_outlives_a_timed_out_check() -> None:
     assert leftovers() == []
 
 
+@pytest.mark.parametrize("after_s", [0.0, 0.05, 0.6])
+def test_a_cancelled_check_leaves_nothing_behind(after_s: float) -> None:
+    """Cancelled while starting, while setting up, or while the solution runs."""
+    code = "import os, time\nif os.fork() == 0:\n    time.sleep(60)\ntime.sleep(60)\n"
+
+    async def main() -> None:
+        task = asyncio.ensure_future(run_tests(code, ["assert True"], timeout_s=30))
+        await asyncio.sleep(after_s)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert leftovers() == []
+
+
 def test_signals_reach_nothing_outside_the_sandbox() -> None:
     """kill(-1), the process group and the parent's pids are tried while another check
     runs; the other check passes and this test process lives on."""
