@@ -1,53 +1,65 @@
-"""Code answers are verified by running the item's tests against them, in a subprocess.
+"""Code answers are verified by running the item's tests against them, in two sandboxes.
 
-Each check runs a fresh `python -I -S` (isolated mode, no site-packages: the solution
-sees the standard library only) in a new temporary folder as its working directory,
-with an environment stripped to PATH, HOME (the folder) and a locale, in its own
-process group, started with asyncio so the event loop never waits on it. Before it
-runs the solution, the child confines itself, in this order:
+The solution runs in one sandbox (`sandbox/serve.py`), the tests in another
+(`sandbox/judge.py`); a pair of pipes joins them. The judge runs each test, calling the
+solution's functions through the pipes: arguments go out and results come back as
+plain data, decoded into built-in values in the judge, so the test's comparisons are
+computed where the solution cannot reach. The verdict is the judge's: the solution's
+process only ever answers calls. It cannot report itself passing (there is nothing in
+it to call or write to that the verdict comes from), patch the judge's serializer or
+`math.isclose`, or pass with an object equal to everything (objects stay on its side;
+a test that would have to compare one is reported unverifiable), and exiting early
+fails the test that was waiting on it.
 
-1. network: it enters a new, empty network namespace (`unshare(CLONE_NEWNET)` through
-   libc; without that privilege, a new user namespace with it). Where neither is
-   permitted, only the second barrier applies. In every case the socket module is
-   replaced by one whose sockets cannot be created (`socket.socket`, `_socket.socket`,
-   `create_connection`, `getaddrinfo`, `socketpair`, `fromfd`), so a connection attempt
-   raises. `CodeResult.network` says which barriers applied.
-2. limits (`resource.setrlimit`): address space (`MEMORY_MB`), CPU seconds (the
-   format's `timeout_s` rounded up, plus one), file size (`FILE_MB`), no new processes
-   (`RLIMIT_NPROC` 0) and no core files. They are set by the child itself rather than
-   in a `preexec_fn`, which is unsafe when the parent has threads (the embedded engine
-   and the held-out index loader do).
-3. privileges: a child running as root drops to nobody (uid/gid 65534), so that the
-   process limit applies and the file system is protected by its permissions.
+Each sandbox is confined by `sandbox/launcher.py`: new user, PID, network, mount, IPC
+and UTS namespaces, a read-only root holding only the system folders and the
+interpreter (the standard library is readable; site-packages are not there), private
+size-limited /tmp and /dev/shm, uid 65534, no capabilities, limits on memory, CPU,
+file size, processes and open files; the format's `timeout_s` is the wall clock of the
+whole check, and nothing started in a sandbox survives it. See docs/sandbox.md.
 
-The parent enforces the wall-clock limit (`timeout_s`) and kills the whole group when
-it passes. The solution's own output goes to /dev/null; the child reports on a
-duplicate of its original stdout, one JSON line. The result names what failed: the
-solution not compiling, a test that failed (its text) or raised, the time or memory
-limit, an `exit()`, a crash.
+Where the isolation cannot be established (no user namespaces, root without a uid to
+drop to, not Linux), nothing runs: the result's status is "unavailable" and its reason
+says why; it never falls back to running the code unconfined.
+
+`CodeResult.status` is one of:
+- "passed": every test passed;
+- "failed": the solution does not compile, raises, exits, breaks a limit, or fails a
+  test (the reason names it);
+- "unverifiable": a test needs an answer only the solution's process could give (it
+  compares an object of the solution that defines its own `==`, or passes it a
+  function); the reason names the test;
+- "unavailable": the sandbox refused to run; the reason says why.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import math
 import os
 import re
-import shutil
 import signal
-import sys
-import tempfile
 import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
+
+from taskseed.runtime.sandbox.spawn import Launch, Limits, SandboxRefused, Spec, exit_reason
 
 MEMORY_MB = 1024
-FILE_MB = 16
+FILE_MB = 8
+TMPFS_MB = 16
+PROCESSES = 8
+OPEN_FILES = 256
 MAX_TEST_CHARS = 160
 CONCURRENCY = max(2, os.cpu_count() or 2)
+# How long the parent waits, after the judge's verdict, for the status of a solution
+# process that ended during the tests (to name a limit it hit).
+EXIT_GRACE_S = 1.0
+ENDED = "the solution's process ended"  # as the judge words it
+
+Status = Literal["passed", "failed", "unverifiable", "unavailable"]
 
 _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 
@@ -59,7 +71,8 @@ class CodeResult:
     tests: int
     passed_tests: int
     seconds: float
-    network: str = ""  # which network barriers applied: "namespace+socket guard", ...
+    status: Status = "failed"
+    isolation: str = ""  # how the sandboxes were confined, when they were
 
 
 def code_text(answer: str) -> str:
@@ -67,117 +80,6 @@ def code_text(answer: str) -> str:
     fenced = _FENCE.search(answer)
     return fenced.group(1) if fenced else answer
 
-
-# The child: reads {code, tests, entry_point, cpu_s, memory_mb, file_mb} on stdin,
-# confines itself, runs the solution and then each test in one namespace, and writes
-# one JSON line on a duplicate of its original stdout.
-_CHILD = r"""
-import ctypes, json, os, resource, sys
-
-payload = json.loads(sys.stdin.read())
-report = os.fdopen(os.dup(1), "w")
-barriers = []
-try:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(0x40000000) == 0:  # CLONE_NEWNET
-        barriers.append("namespace")
-    elif libc.unshare(0x10000000 | 0x40000000) == 0:  # CLONE_NEWUSER | CLONE_NEWNET
-        barriers.append("user namespace")
-except Exception:
-    pass
-
-import socket, _socket
-
-class _NoSocket(socket.socket):
-    def __init__(self, *args, **kwargs):
-        raise PermissionError("network access is disabled in code checks")
-
-def _refuse(*args, **kwargs):
-    raise PermissionError("network access is disabled in code checks")
-
-socket.socket = _NoSocket
-_socket.socket = _NoSocket
-socket.SocketType = _NoSocket
-for _name in ("create_connection", "getaddrinfo", "socketpair", "fromfd", "create_server"):
-    setattr(socket, _name, _refuse)
-barriers.append("socket guard")
-
-mb = 1024 * 1024
-cpu = int(payload["cpu_s"])
-for limit, value in (
-    (resource.RLIMIT_AS, payload["memory_mb"] * mb),
-    (resource.RLIMIT_CPU, cpu),
-    (resource.RLIMIT_FSIZE, payload["file_mb"] * mb),
-    (resource.RLIMIT_NPROC, 0),
-    (resource.RLIMIT_CORE, 0),
-):
-    try:
-        resource.setrlimit(limit, (value, value))
-    except (ValueError, OSError):
-        pass
-if os.getuid() == 0:
-    try:
-        os.setgroups([])
-        os.setgid(65534)
-        os.setuid(65534)
-    except OSError:
-        pass
-
-null = os.open(os.devnull, os.O_RDWR)
-os.dup2(null, 0)
-os.dup2(null, 1)
-os.dup2(null, 2)
-sys.stdout = sys.stderr = open(os.devnull, "w")
-
-def finish(passed, reason, done):
-    report.write(json.dumps({"passed": passed, "reason": reason, "done": done,
-                             "network": "+".join(barriers)}) + "\n")
-    report.flush()
-    os._exit(0)
-
-def describe(exc):
-    text = str(exc)
-    return type(exc).__name__ + (": " + text[:200] if text else "")
-
-def short(test):
-    test = " ".join(test.split())
-    return test if len(test) <= MAX else test[: MAX - 3] + "..."
-
-MAX = payload["max_test_chars"]
-namespace = {"__name__": "__solution__"}
-try:
-    compiled = compile(payload["code"], "<solution>", "exec")
-except (SyntaxError, ValueError) as exc:
-    finish(False, f"the solution does not compile: {describe(exc)}", 0)
-try:
-    exec(compiled, namespace)
-except MemoryError:
-    finish(False, f"memory limit ({payload['memory_mb']} MiB) exceeded by the solution", 0)
-except SystemExit:
-    finish(False, "the solution called exit()", 0)
-except BaseException as exc:
-    finish(False, f"the solution raised {describe(exc)}", 0)
-entry = payload["entry_point"]
-if entry and not callable(namespace.get(entry)):
-    finish(False, f"the solution defines no function `{entry}`", 0)
-done = 0
-for number, test in enumerate(payload["tests"], 1):
-    try:
-        exec(compile(test, f"<test {number}>", "exec"), namespace)
-    except AssertionError:
-        finish(False, f"test {number} failed: {short(test)}", done)
-    except MemoryError:
-        finish(False, f"memory limit ({payload['memory_mb']} MiB) exceeded in test "
-               f"{number}: {short(test)}", done)
-    except SyntaxError as exc:
-        finish(False, f"test {number} does not compile: {describe(exc)}", done)
-    except SystemExit:
-        finish(False, f"exit() called in test {number}: {short(test)}", done)
-    except BaseException as exc:
-        finish(False, f"test {number} raised {describe(exc)}: {short(test)}", done)
-    done += 1
-finish(True, f"{done} test{'' if done == 1 else 's'} passed", done)
-"""
 
 _SEMAPHORES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
@@ -201,92 +103,89 @@ async def run_tests(
     entry_point: str | None = None,
     memory_mb: int = MEMORY_MB,
 ) -> CodeResult:
-    """Run `tests` (statements, usually asserts) against `code` in a confined child."""
+    """Run `tests` (statements, usually asserts) against `code`, each side confined."""
     async with _slots():
-        return await _run(code, list(tests), timeout_s, entry_point, memory_mb)
+        return await _check(code, list(tests), timeout_s, entry_point, memory_mb)
 
 
-async def _run(
+async def _check(
     code: str, tests: list[str], timeout_s: float, entry_point: str | None, memory_mb: int
 ) -> CodeResult:
-    payload = {
-        "code": code,
-        "tests": tests,
-        "entry_point": entry_point,
-        "cpu_s": math.ceil(timeout_s) + 1,
-        "memory_mb": memory_mb,
-        "file_mb": FILE_MB,
-        "max_test_chars": MAX_TEST_CHARS,
-    }
-    folder = tempfile.mkdtemp(prefix="taskseed-code-")
-    os.chmod(folder, 0o777)  # the child may run as nobody
-    env = {"PATH": "/usr/bin:/bin", "HOME": folder, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
     start = time.perf_counter()
+    limits = Limits(
+        memory_mb=memory_mb,
+        cpu_s=math.ceil(timeout_s) + 1,
+        file_mb=FILE_MB,
+        processes=PROCESSES,
+        open_files=OPEN_FILES,
+        tmpfs_mb=TMPFS_MB,
+    )
+
+    def result(status: Status, reason: str, done: int = 0, isolation: str = "") -> CodeResult:
+        return CodeResult(
+            status == "passed", reason, len(tests), done, _since(start), status, isolation
+        )
+
+    requests_r, requests_w = os.pipe()
+    answers_r, answers_w = os.pipe()
+    judge = Spec(
+        "judge",
+        {
+            "tests": tests,
+            "entry_point": entry_point,
+            "memory_mb": memory_mb,
+            "max_test_chars": MAX_TEST_CHARS,
+            "requests": requests_w,
+            "answers": answers_r,
+        },
+        (requests_w, answers_r),
+    )
+    solution = Spec(
+        "serve",
+        {"code": code, "requests": requests_r, "answers": answers_w},
+        (requests_r, answers_w),
+    )
     try:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-I",
-            "-S",
-            "-c",
-            _CHILD,
-            cwd=folder,
-            env=env,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
-        try:
-            out, err = await asyncio.wait_for(
-                proc.communicate(json.dumps(payload).encode()), timeout_s
-            )
-        except TimeoutError:
-            _kill(proc.pid)
-            await proc.wait()
-            return CodeResult(
-                False, f"timed out after {timeout_s:g}s", len(tests), 0, _since(start)
-            )
-        except asyncio.CancelledError:
-            _kill(proc.pid)
-            raise
+        launch = await Launch.start([judge, solution], limits)
+    except SandboxRefused as exc:
+        return result("unavailable", f"the code check cannot run: {exc}")
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    seconds = _since(start)
-    line = out.decode(errors="replace").strip().splitlines()[-1:] if out else []
-    if line:
-        try:
-            report = json.loads(line[0])
-        except json.JSONDecodeError:
-            report = None
-        if isinstance(report, dict):
-            return CodeResult(
-                bool(report["passed"]),
-                str(report["reason"]),
-                len(tests),
-                int(report["done"]),
-                seconds,
-                str(report.get("network", "")),
-            )
-    status = proc.returncode
-    if status is not None and status < 0 and -status in (signal.SIGXCPU, signal.SIGKILL):
-        reason = f"CPU time limit ({payload['cpu_s']}s) exceeded"
-    elif status is not None and status < 0:
-        reason = f"the test process died of signal {signal.Signals(-status).name}"
-    else:
-        tail = err.decode(errors="replace").strip().splitlines()[-1:] if err else []
-        reason = f"the test process exited with code {status} before reporting" + (
-            f": {tail[0][:200]}" if tail else ""
-        )
-        if tail and "MemoryError" in tail[0]:
-            reason = f"memory limit ({memory_mb} MiB) exceeded"
-    return CodeResult(False, reason, len(tests), 0, seconds)
+        for fd in (requests_r, requests_w, answers_r, answers_w):
+            os.close(fd)
+    try:
+        async with asyncio.timeout(timeout_s):
+            isolation, _ = await asyncio.gather(launch.ready("judge"), launch.ready("serve"))
+            verdict = await launch.line("judge")
+            if verdict is not None and verdict.get("ended"):
+                # the solution's process ended: its exit status says how
+                why = await _ended(launch, limits)
+                verdict["reason"] = str(verdict.get("reason")).replace(ENDED, f"{ENDED} ({why})", 1)
+    except SandboxRefused as exc:
+        return result("unavailable", f"the code check cannot run: {exc}")
+    except TimeoutError:
+        return result("failed", f"timed out after {timeout_s:g}s")
+    finally:
+        await launch.stop()
+        launch.close()
+    if verdict is None or "exit" in verdict:  # the launcher's line after the judge's end
+        how = exit_reason(verdict.get("exit") if verdict else None)
+        return result("failed", f"the judge ended without a verdict ({how})")
+    status_text = verdict.get("verdict")
+    done = verdict.get("done")
+    if status_text not in ("passed", "failed", "unverifiable") or not isinstance(done, int):
+        return result("failed", "the judge's verdict is malformed")
+    return result(status_text, str(verdict.get("reason", "")), done, isolation)
 
 
-def _kill(pid: int) -> None:
-    """Kill the child's process group (its ID is the child's, started in a new session);
-    called only while the child has not been waited for, so the ID is still its own."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+async def _ended(launch: Launch, limits: Limits) -> str:
+    """Why the solution's process ended, from its exit status."""
+    try:
+        status = await asyncio.wait_for(launch.exit_status("serve"), EXIT_GRACE_S)
+    except TimeoutError:
+        status = None
+    if status == 128 + signal.SIGXCPU:
+        return f"CPU time limit ({limits.cpu_s}s) exceeded"
+    return exit_reason(status)
 
 
 def _since(start: float) -> float:
