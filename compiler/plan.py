@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -26,7 +26,9 @@ from taskseed.compiler.resolve import ResolvedUnit
 from taskseed.compiler.source import SourceFile
 from taskseed.compiler.spec import (
     DATA_KINDS,
+    DataFiles,
     DedupSpec,
+    EvalSourceSpec,
     KindSpec,
     MultipleChoiceFormat,
     SamplingSpec,
@@ -46,8 +48,10 @@ from taskseed.contract.plan import (
     Plan,
     PlanAnswer,
     PlanBounds,
+    PlanDataFiles,
     PlanDecontaminate,
     PlanDedup,
+    PlanEvalSource,
     PlanFilters,
     PlanFixture,
     PlanFormat,
@@ -98,6 +102,8 @@ class PlanBuilder:
     fixtures: dict[str, PlanFixture] = field(default_factory=dict)
     _fixture_ids: dict[int, str] = field(default_factory=dict)
     _normalized: set[tuple[str, str]] = field(default_factory=set)
+    # Fixture rows each (`seeds.where`, fixture) keeps; a unit that keeps none is warned.
+    _kept: dict[tuple[str | None, str], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.checker = TemplateChecker(self.diagnostics, self.sources)
@@ -168,6 +174,7 @@ class PlanBuilder:
             self.check_fixture_rows(
                 fixture, fixture_id, mapping, fmt, spec.seeds.where, resolved, tree, notes
             )
+            self.check_fixture_kept(fixture, fixture_id, spec.seeds.where, resolved, tree, notes)
         if len(self.diagnostics.errors) > before:
             return None
         unit = Unit(
@@ -193,7 +200,7 @@ class PlanBuilder:
             verify=verify,
             filters=_filters(spec),
             dedup=_dedup(spec),
-            decontaminate=self.decontaminate(spec, tree),
+            decontaminate=self.decontaminate(spec, tree, resolved.subtask),
         )
         unit.fingerprint = content_id(msgspec.json.encode(unit, order="deterministic"))
         return unit
@@ -233,6 +240,8 @@ class PlanBuilder:
             dataset=seeds.dataset,
             config=seeds.config,
             revision=seeds.revision,
+            data_files=plan_data_files(seeds.data_files),
+            data_dir=seeds.data_dir,
             files=files,
             format=seeds.format,
             split=seeds.split,
@@ -242,7 +251,7 @@ class PlanBuilder:
             fixture=fixture_id,
         )
 
-    def decontaminate(self, spec: TaskSpec, tree: MapNode) -> PlanDecontaminate:
+    def decontaminate(self, spec: TaskSpec, tree: MapNode, subtask: str) -> PlanDecontaminate:
         d = spec.decontaminate
         files: list[str] = []
         if d.files is not None:
@@ -251,6 +260,14 @@ class PlanBuilder:
             items = [d.files] if isinstance(d.files, str) else d.files
             files = [self.relative(base / item) for item in items]
         splits = list(d.splits) if d.splits is not None else list(spec.seeds.eval_splits)
+        for index, item in enumerate(d.sources):
+            if item.mapping is None:
+                continue
+            for name, text in msgspec.structs.asdict(item.mapping).items():
+                node = lookup(tree, ("decontaminate", "sources", index, "mapping", name))
+                if isinstance(node, ScalarNode) and isinstance(text, str):
+                    # No fixture describes the benchmark's rows: syntax and filters only.
+                    self.checker.check_expression(text, node, None)
         dedup = _dedup(spec)
         bands, rows = optimal_bands_rows(d.threshold, dedup.num_perm)
         minhash = msgspec.structs.replace(
@@ -269,6 +286,12 @@ class PlanBuilder:
             splits=splits,
             files=files,
             fields=list(d.fields),
+            sources=[
+                source
+                for item in d.sources
+                if item.subtasks is None or subtask in item.subtasks
+                for source in eval_sources(item)
+            ],
             minhash=minhash,
         )
 
@@ -376,6 +399,34 @@ class PlanBuilder:
         )
         self._fixture_ids[id(fixture)] = key
         return key
+
+    def check_fixture_kept(
+        self,
+        fixture: Fixture,
+        fixture_id: str,
+        where: str | None,
+        resolved: ResolvedUnit,
+        tree: MapNode,
+        notes: tuple[str, ...],
+    ) -> None:
+        """Warn when `seeds.where` keeps none of the unit's fixture rows: the subtask
+        would never see a seed offline, so its mapping and templates go untested."""
+        key = (where, fixture_id)
+        kept = self._kept.get(key)
+        if kept is None:
+            kept = len(fixture.rows) if where is None else _count_kept(fixture.rows, where)
+            self._kept[key] = kept
+        if kept:
+            return
+        node = lookup(tree, ("seeds", "where")) or lookup(tree, ("seeds", "fixture"))
+        self.diagnostics.add(
+            "TS409",
+            f"`seeds.where` of `{resolved.task}/{resolved.subtask}` keeps none of the "
+            f"{len(fixture.rows)} rows of {fixture.source.name}: it never sees a seed offline",
+            node.span if node is not None else tree.span,
+            label="add fixture rows that this expression keeps",
+            notes=notes,
+        )
 
     def check_fixture_rows(
         self,
@@ -543,3 +594,50 @@ def plan_dedup(d: DedupSpec) -> PlanDedup:
         against_seeds=d.against_seeds,
         fields=list(d.fields),
     )
+
+
+def _count_kept(rows: Sequence[dict[str, Any]], where: str) -> int:
+    """How many rows `where` keeps; a row it fails on is not kept (TS406 reports it)."""
+    keep = compile_expr(where)
+    kept = 0
+    for row in rows:
+        try:
+            kept += bool(keep(row))
+        except Exception:
+            continue
+    return kept
+
+
+def plan_data_files(data_files: DataFiles | None) -> PlanDataFiles | None:
+    """`data_files` as the plan holds it: every pattern in a list."""
+    if data_files is None:
+        return None
+    if isinstance(data_files, str):
+        return [data_files]
+    if isinstance(data_files, list):
+        return list(data_files)
+    return {
+        split: [patterns] if isinstance(patterns, str) else list(patterns)
+        for split, patterns in sorted(data_files.items())
+    }
+
+
+def eval_sources(spec: EvalSourceSpec) -> list[PlanEvalSource]:
+    """One plan source per split of a benchmark in another dataset."""
+    splits = [spec.split] if isinstance(spec.split, str) else list(spec.split)
+    mapping = None
+    if spec.mapping is not None:
+        fields = msgspec.structs.asdict(spec.mapping)
+        mapping = {name: text for name, text in fields.items() if text is not None}
+    return [
+        PlanEvalSource(
+            dataset=spec.dataset,
+            config=spec.config,
+            revision=spec.revision,
+            data_files=plan_data_files(spec.data_files),
+            data_dir=spec.data_dir,
+            split=split,
+            mapping=mapping,
+        )
+        for split in splits
+    ]
