@@ -77,6 +77,27 @@ def test_every_family_ships_fixture_rows_that_map() -> None:
 
 
 @pytest.mark.parametrize("unit", units(), ids=lambda u: u.id)
+def test_every_subtask_keeps_fixture_rows_of_its_own(unit: Unit) -> None:
+    """`taskseed run taskspecs --fixtures` gives every subtask at least one seed: its
+    `seeds.where` keeps at least one row of its fixture (the compiler warns, TS409)."""
+    assert kept_rows(unit), f"{unit.id}: `seeds.where` keeps none of its fixture rows"
+
+
+def test_no_fixture_mixes_language_pairs_or_languages_it_is_split_by() -> None:
+    """Families whose configs are languages with a language-specific mapping, or a
+    loading recipe per language, read one fixture per config."""
+    by_task: dict[str, dict[str | None, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for unit in units():
+        if unit.task in {"wmt", "indicxnli", "headqa"}:
+            load = unit.seeds.config or repr(unit.seeds.data_files)
+            by_task[unit.task][unit.seeds.fixture].add(load)
+    assert set(by_task) == {"wmt", "indicxnli", "headqa"}
+    for task, fixtures in by_task.items():
+        for key, loads in fixtures.items():
+            assert len(loads) == 1, f"{task}: fixture {key} is read by configs {sorted(loads)}"
+
+
+@pytest.mark.parametrize("unit", units(), ids=lambda u: u.id)
 def test_seed_splits_are_training_splits(unit: Unit) -> None:
     seeds = unit.seeds
     assert split_name(seeds.split) not in {split_name(s) for s in seeds.eval_splits}
