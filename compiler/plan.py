@@ -21,7 +21,7 @@ import msgspec
 from taskseed.compiler.diagnostics import Diagnostics
 from taskseed.compiler.fixtures import Fixture, FixtureReader
 from taskseed.compiler.lsh_bands import optimal_bands_rows
-from taskseed.compiler.nodes import MapNode, Node, ScalarNode, lookup
+from taskseed.compiler.nodes import MapNode, Node, ScalarNode, SeqNode, lookup
 from taskseed.compiler.resolve import ResolvedUnit
 from taskseed.compiler.source import SourceFile
 from taskseed.compiler.spec import (
@@ -104,6 +104,7 @@ class PlanBuilder:
     _normalized: set[tuple[str, str]] = field(default_factory=set)
     # Fixture rows each (`seeds.where`, fixture) keeps; a unit that keeps none is warned.
     _kept: dict[tuple[str | None, str], int] = field(default_factory=dict)
+    _sources_checked: dict[int, Node] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.checker = TemplateChecker(self.diagnostics, self.sources)
@@ -260,14 +261,8 @@ class PlanBuilder:
             items = [d.files] if isinstance(d.files, str) else d.files
             files = [self.relative(base / item) for item in items]
         splits = list(d.splits) if d.splits is not None else list(spec.seeds.eval_splits)
-        for index, item in enumerate(d.sources):
-            if item.mapping is None:
-                continue
-            for name, text in msgspec.structs.asdict(item.mapping).items():
-                node = lookup(tree, ("decontaminate", "sources", index, "mapping", name))
-                if isinstance(node, ScalarNode) and isinstance(text, str):
-                    # No fixture describes the benchmark's rows: syntax and filters only.
-                    self.checker.check_expression(text, node, None)
+        if d.sources:
+            self.check_source_mappings(tree)
         dedup = _dedup(spec)
         bands, rows = optimal_bands_rows(d.threshold, dedup.num_perm)
         minhash = msgspec.structs.replace(
@@ -294,6 +289,24 @@ class PlanBuilder:
             ],
             minhash=minhash,
         )
+
+    def check_source_mappings(self, tree: MapNode) -> None:
+        """Parse the text mappings of `decontaminate.sources` (the checker caches them
+        per text and place): syntax and filters only, as no fixture describes the
+        benchmark's rows."""
+        sources = lookup(tree, ("decontaminate", "sources"))
+        if not isinstance(sources, SeqNode) or id(sources) in self._sources_checked:
+            return
+        # Units that inherit the list share its nodes; keep the node so its id stays its own.
+        self._sources_checked[id(sources)] = sources
+        for item in sources.items:
+            mapping = item.get("mapping") if isinstance(item, MapNode) else None
+            if not isinstance(mapping, MapNode):
+                continue
+            for entry in mapping:
+                node = entry.value
+                if isinstance(node, ScalarNode) and isinstance(node.value, str):
+                    self.checker.check_expression(node.value, node, None)
 
     def mapping(self, spec: TaskSpec, tree: MapNode, fixture: Fixture | None) -> PlanMapping:
         row_fields = fixture.fields if fixture is not None else None
@@ -448,6 +461,7 @@ class PlanBuilder:
         self._normalized.add(key)
         failures: dict[str, list[tuple[int, MappingError]]] = {}
         keep = compile_expr(where) if where else None
+        kept = 0
         for row, line in zip(fixture.rows, fixture.lines, strict=True):
             if keep is not None:
                 try:
@@ -457,10 +471,12 @@ class PlanBuilder:
                     error = MappingError("where", f"{type(exc).__name__}: {exc}")
                     failures.setdefault("where", []).append((line, error))
                     continue
+            kept += 1
             try:
                 normalize(row, mapping, fmt, resolved.task, resolved.subtask)
             except MappingError as exc:
                 failures.setdefault(exc.field, []).append((line, exc))
+        self._kept[(where, fixture_id)] = kept  # for check_fixture_kept
         for field_name, rows in failures.items():
             line, first = rows[0]
             path = (

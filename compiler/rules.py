@@ -111,17 +111,21 @@ class UnitRules:
                         ("seeds", name),
                         key=True,
                     )
-        read = [seeds.split, *seeds.eval_splits]
-        if spec.decontaminate.splits is not None:
-            read.extend(spec.decontaminate.splits)
-        self.data_files(seeds.data_files, seeds.data_dir, read, ("seeds",))
+        if seeds.data_files is not None or seeds.data_dir is not None:
+            read = [seeds.split, *seeds.eval_splits]
+            if spec.decontaminate.splits is not None:
+                read.extend(spec.decontaminate.splits)
+            self.data_files(seeds.data_files, seeds.data_dir, read, ("seeds",))
+        known = self.subtasks or frozenset()
         for index, source in enumerate(spec.decontaminate.sources):
             path: tuple[str | int, ...] = ("decontaminate", "sources", index)
-            splits = [source.split] if isinstance(source.split, str) else source.split
-            self.data_files(source.data_files, source.data_dir, splits, path)
-            known = self.subtasks or frozenset()
-            for at, name in enumerate(source.subtasks or ()):
-                if not known or name in known:
+            if source.data_files is not None or source.data_dir is not None:
+                splits = [source.split] if isinstance(source.split, str) else source.split
+                self.data_files(source.data_files, source.data_dir, splits, path)
+            if not known or not source.subtasks:
+                continue
+            for at, name in enumerate(source.subtasks):
+                if name in known:
                     continue
                 self.error(
                     "TS412",
