@@ -83,7 +83,10 @@ def test_every_subtask_keeps_fixture_rows_of_its_own(unit: Unit) -> None:
     assert kept_rows(unit), f"{unit.id}: `seeds.where` keeps none of its fixture rows"
 
 
-PER_CONFIG_FIXTURES = {"wmt", "indicxnli", "headqa", "xnli", "paws_x", "xstorycloze"}
+PER_CONFIG_FIXTURES = {
+    *("wmt", "indicxnli", "headqa", "xnli", "paws_x", "xstorycloze", "m_arc"),
+    "indic_glue_wstp",
+}
 
 
 def test_language_families_read_one_fixture_per_config() -> None:
