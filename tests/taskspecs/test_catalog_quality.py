@@ -85,7 +85,7 @@ def test_every_subtask_keeps_fixture_rows_of_its_own(unit: Unit) -> None:
 
 PER_CONFIG_FIXTURES = {
     *("wmt", "indicxnli", "headqa", "xnli", "paws_x", "xstorycloze", "m_arc"),
-    "indic_glue_wstp",
+    *("indic_glue_wstp", "noropenbookqa"),
 }
 
 
