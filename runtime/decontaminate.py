@@ -13,7 +13,10 @@ from the unit's `decontaminate` section:
   section names the splits that were skipped. In a real run a split that cannot be
   loaded stops the run, like a seed source that cannot be read: a run that was asked
   to decontaminate does not silently skip it. A unit whose seeds are local files
-  names no dataset: its splits are skipped with a note.
+  names no dataset: its splits are skipped with a note;
+- `sources`: benchmarks that live in other datasets (BBH's items are BIG-bench's), each
+  one split of a dataset loaded by `hf_datasets.load_rows` and mapped by its own text
+  mapping (or the unit's); online runs only, like `splits`, and listed in the manifest.
 
 Every row is mapped by the unit's own mapping (`compiler.mapping.normalize`); a row
 that does not map as a whole (a test split with hidden labels, say) keeps the text of
@@ -260,8 +263,9 @@ def _add_source_rows(index: HeldOut, unit: Unit, source: PlanEvalSource) -> int:
     if source.mapping is None:
         return _add_rows(index, unit, source.label, rows)
     unmapped = 0
+    expressions = dict(source.mapping)
     for number, row in enumerate(rows, 1):
-        fields = _text_fields(row, dict(source.mapping), index.fields)
+        fields = _text_fields(row, expressions, index.fields)
         if not _values(fields, index.fields):
             unmapped += 1
             continue
