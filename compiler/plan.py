@@ -281,12 +281,7 @@ class PlanBuilder:
             splits=splits,
             files=files,
             fields=list(d.fields),
-            sources=[
-                source
-                for item in d.sources
-                if item.subtasks is None or subtask in item.subtasks
-                for source in eval_sources(item)
-            ],
+            sources=[source for item in d.sources for source in eval_sources(item, subtask)],
             minhash=minhash,
         )
 
@@ -638,8 +633,18 @@ def plan_data_files(data_files: DataFiles | None) -> PlanDataFiles | None:
     }
 
 
-def eval_sources(spec: EvalSourceSpec) -> list[PlanEvalSource]:
-    """One plan source per split of a benchmark in another dataset."""
+def eval_sources(spec: EvalSourceSpec, subtask: str) -> list[PlanEvalSource]:
+    """One plan source per config and split of a benchmark in another dataset that
+    applies to `subtask` (by `subtasks`, or by the keys of `configs`)."""
+    if spec.configs is not None:
+        named = spec.configs.get(subtask)
+        if named is None:
+            return []
+        configs: list[str | None] = [named] if isinstance(named, str) else list(named)
+    elif spec.subtasks is None or subtask in spec.subtasks:
+        configs = [spec.config]
+    else:
+        return []
     splits = [spec.split] if isinstance(spec.split, str) else list(spec.split)
     mapping = None
     if spec.mapping is not None:
@@ -648,12 +653,13 @@ def eval_sources(spec: EvalSourceSpec) -> list[PlanEvalSource]:
     return [
         PlanEvalSource(
             dataset=spec.dataset,
-            config=spec.config,
+            config=config,
             revision=spec.revision,
             data_files=plan_data_files(spec.data_files),
             data_dir=spec.data_dir,
             split=split,
             mapping=mapping,
         )
+        for config in configs
         for split in splits
     ]

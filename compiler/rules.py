@@ -122,17 +122,32 @@ class UnitRules:
             if source.data_files is not None or source.data_dir is not None:
                 splits = [source.split] if isinstance(source.split, str) else source.split
                 self.data_files(source.data_files, source.data_dir, splits, path)
-            if not known or not source.subtasks:
+            if source.configs is not None and (
+                source.config is not None or source.subtasks is not None
+            ):
+                self.error(
+                    "TS206",
+                    "a `decontaminate.sources` entry names its configs by subtask "
+                    "(`configs`) or for all its subtasks (`config`, `subtasks`), not both",
+                    (*path, "configs"),
+                    key=True,
+                )
+            if not known:
                 continue
-            for at, name in enumerate(source.subtasks):
+            named: list[tuple[tuple[str | int, ...], str]] = [
+                ((*path, "subtasks", at), name) for at, name in enumerate(source.subtasks or ())
+            ]
+            named.extend(((*path, "configs", name), name) for name in source.configs or ())
+            for at_path, name in named:
                 if name in known:
                     continue
                 self.error(
                     "TS412",
                     f"`decontaminate.sources` names subtask `{name}`, which task "
                     f"`{spec.task}` does not have",
-                    (*path, "subtasks", at),
+                    at_path,
                     "not a subtask of this task",
+                    key=at_path[-2] == "configs",
                 )
 
     def data_files(

@@ -326,6 +326,15 @@ class EvalSourceSpec(Strict, kw_only=True):
         list[str] | None,
         Meta(description="The subtasks this benchmark applies to; all of the task's when absent."),
     ] = None
+    configs: Annotated[
+        dict[str, str | list[str]] | None,
+        Meta(
+            description=(
+                "Subtask name -> the benchmark's config(s) for it, in place of `config` and "
+                "`subtasks` when each subtask has configs of its own (BBH's tasks)."
+            )
+        ),
+    ] = None
 
 
 class DecontaminateSpec(Strict, kw_only=True):
