@@ -105,6 +105,7 @@ class PlanBuilder:
     # Fixture rows each (`seeds.where`, fixture) keeps; a unit that keeps none is warned.
     _kept: dict[tuple[str | None, str], int] = field(default_factory=dict)
     _sources_checked: dict[int, Node] = field(default_factory=dict)
+    _fixtures_by_name: dict[tuple[str, str], Fixture | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.checker = TemplateChecker(self.diagnostics, self.sources)
@@ -227,7 +228,13 @@ class PlanBuilder:
                 seeds.key_span if seeds is not None else tree.span,
             )
             return None
-        return self.reader.read(self.written_in(node) / spec.seeds.fixture, node.span)
+        # Units of a task name the same few files: resolve each path (the reader's cache
+        # key, a walk of the file system) once, not once per unit.
+        key = (node.span.file, spec.seeds.fixture)
+        if key not in self._fixtures_by_name:
+            path = self.written_in(node) / spec.seeds.fixture
+            self._fixtures_by_name[key] = self.reader.read(path, node.span)
+        return self._fixtures_by_name[key]
 
     def seeds(self, spec: TaskSpec, tree: MapNode, fixture_id: str | None) -> PlanSeeds:
         seeds = spec.seeds
