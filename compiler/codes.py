@@ -347,6 +347,70 @@ A task with no enabled kind under `generate` compiles to a unit that produces no
 """,
         ),
         CodeInfo(
+            "TS409",
+            "fixture-rows-unused",
+            W,
+            "A subtask's `seeds.where` keeps none of its fixture rows.",
+            """
+Offline runs (`taskseed run --fixtures`) and the catalog tests read the fixture rows
+that the subtask's `where` keeps. When it keeps none, the subtask never sees a seed:
+its mapping, filters and templates are never exercised. Add rows of the dataset's own
+format that the expression keeps (one or more for each subtask), or give the subtask a
+fixture of its own (`seeds.fixture` in the subtask or the matrix's `with`).
+`--strict` turns this warning into a failure.
+""",
+        ),
+        CodeInfo(
+            "TS410",
+            "load-options-without-dataset",
+            E,
+            "`revision`, `data_files` or `data_dir` is set for local seed files.",
+            """
+These fields tell the `datasets` library how to load a Hugging Face dataset (as
+lm-eval's `dataset_kwargs` do). Seeds read from local `files` are read as they are.
+""",
+        ),
+        CodeInfo(
+            "TS411",
+            "data-files-split-missing",
+            E,
+            "`data_files` maps splits to files but leaves out a split that is read.",
+            """
+When `data_files` is a mapping, `datasets` knows only the splits it names. The seed
+split, every split in `eval_splits` (and `decontaminate.splits`) and every split of a
+`decontaminate.sources` entry must be among its keys:
+
+    seeds:
+      revision: refs/convert/parquet
+      data_files:
+        train: hi/train/*.parquet
+        validation: hi/validation/*.parquet
+        test: hi/test/*.parquet
+""",
+        ),
+        CodeInfo(
+            "TS412",
+            "eval-source-unknown-subtask",
+            E,
+            "A `decontaminate.sources` entry names a subtask the task does not have.",
+            """
+`subtasks` restricts a benchmark in another dataset to the subtasks it belongs to (BBH's
+`causal_judgement` to BIG-bench's `causal_judgment`). Every name must be one of the
+task's own subtasks; a misspelt name would leave its subtask unchecked.
+""",
+        ),
+        CodeInfo(
+            "TS413",
+            "data-files-outside-repository",
+            E,
+            "A `data_files` pattern or `data_dir` points outside the dataset repository.",
+            """
+Dataset files are paths inside the repository being loaded (`gu/train/*.parquet`), or
+`hf://datasets/<owner>/<name>/...` URLs for files of another Hub dataset. Absolute paths,
+other URLs and `..` would let a spec read files from the machine that runs it.
+""",
+        ),
+        CodeInfo(
             "TS500",
             "template-syntax",
             E,

@@ -100,6 +100,10 @@ def compile_paths(paths: Sequence[Path | str], root: Path | None = None) -> Comp
 
     plan_units: list[Unit] = []
     memo: dict[tuple[int, Any, bool], tuple[Node, Node | None]] = {}
+    names: dict[str, set[str]] = {}
+    for unit in resolved:
+        names.setdefault(unit.task, set()).add(unit.subtask)
+    subtasks = {task: frozenset(found) for task, found in names.items()}
     for unit in resolved:
         notes = (
             ()
@@ -114,7 +118,7 @@ def compile_paths(paths: Sequence[Path | str], root: Path | None = None) -> Comp
             spec = msgspec.convert(to_plain(tree), TaskSpec)
         except msgspec.ValidationError:
             continue  # the walker reported the cause (an invalid value was removed)
-        UnitRules(diagnostics, tree, notes).check(spec)
+        UnitRules(diagnostics, tree, notes, subtasks[unit.task]).check(spec)
         # Templates are checked even when a rule failed, so that one run reports both.
         built = builder.build_unit(unit, spec, tree, notes, before)
         if built is not None:

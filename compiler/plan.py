@@ -10,23 +10,25 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
 from taskseed.compiler.diagnostics import Diagnostics
 from taskseed.compiler.fixtures import Fixture, FixtureReader
 from taskseed.compiler.lsh_bands import optimal_bands_rows
-from taskseed.compiler.nodes import MapNode, Node, ScalarNode, lookup
+from taskseed.compiler.nodes import MapNode, Node, ScalarNode, SeqNode, lookup
 from taskseed.compiler.resolve import ResolvedUnit
 from taskseed.compiler.source import SourceFile
 from taskseed.compiler.spec import (
     DATA_KINDS,
+    DataFiles,
     DedupSpec,
+    EvalSourceSpec,
     KindSpec,
     MultipleChoiceFormat,
     SamplingSpec,
@@ -46,8 +48,10 @@ from taskseed.contract.plan import (
     Plan,
     PlanAnswer,
     PlanBounds,
+    PlanDataFiles,
     PlanDecontaminate,
     PlanDedup,
+    PlanEvalSource,
     PlanFilters,
     PlanFixture,
     PlanFormat,
@@ -98,6 +102,10 @@ class PlanBuilder:
     fixtures: dict[str, PlanFixture] = field(default_factory=dict)
     _fixture_ids: dict[int, str] = field(default_factory=dict)
     _normalized: set[tuple[str, str]] = field(default_factory=set)
+    # Fixture rows each (`seeds.where`, fixture) keeps; a unit that keeps none is warned.
+    _kept: dict[tuple[str | None, str], int] = field(default_factory=dict)
+    _sources_checked: dict[int, Node] = field(default_factory=dict)
+    _fixtures_by_name: dict[tuple[str, str], Fixture | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.checker = TemplateChecker(self.diagnostics, self.sources)
@@ -168,6 +176,7 @@ class PlanBuilder:
             self.check_fixture_rows(
                 fixture, fixture_id, mapping, fmt, spec.seeds.where, resolved, tree, notes
             )
+            self.check_fixture_kept(fixture, fixture_id, spec.seeds.where, resolved, tree, notes)
         if len(self.diagnostics.errors) > before:
             return None
         unit = Unit(
@@ -193,7 +202,7 @@ class PlanBuilder:
             verify=verify,
             filters=_filters(spec),
             dedup=_dedup(spec),
-            decontaminate=self.decontaminate(spec, tree),
+            decontaminate=self.decontaminate(spec, tree, resolved.subtask),
         )
         unit.fingerprint = content_id(msgspec.json.encode(unit, order="deterministic"))
         return unit
@@ -219,7 +228,13 @@ class PlanBuilder:
                 seeds.key_span if seeds is not None else tree.span,
             )
             return None
-        return self.reader.read(self.written_in(node) / spec.seeds.fixture, node.span)
+        # Units of a task name the same few files: resolve each path (the reader's cache
+        # key, a walk of the file system) once, not once per unit.
+        key = (node.span.file, spec.seeds.fixture)
+        if key not in self._fixtures_by_name:
+            path = self.written_in(node) / spec.seeds.fixture
+            self._fixtures_by_name[key] = self.reader.read(path, node.span)
+        return self._fixtures_by_name[key]
 
     def seeds(self, spec: TaskSpec, tree: MapNode, fixture_id: str | None) -> PlanSeeds:
         seeds = spec.seeds
@@ -233,6 +248,8 @@ class PlanBuilder:
             dataset=seeds.dataset,
             config=seeds.config,
             revision=seeds.revision,
+            data_files=plan_data_files(seeds.data_files),
+            data_dir=seeds.data_dir,
             files=files,
             format=seeds.format,
             split=seeds.split,
@@ -242,7 +259,7 @@ class PlanBuilder:
             fixture=fixture_id,
         )
 
-    def decontaminate(self, spec: TaskSpec, tree: MapNode) -> PlanDecontaminate:
+    def decontaminate(self, spec: TaskSpec, tree: MapNode, subtask: str) -> PlanDecontaminate:
         d = spec.decontaminate
         files: list[str] = []
         if d.files is not None:
@@ -251,6 +268,8 @@ class PlanBuilder:
             items = [d.files] if isinstance(d.files, str) else d.files
             files = [self.relative(base / item) for item in items]
         splits = list(d.splits) if d.splits is not None else list(spec.seeds.eval_splits)
+        if d.sources:
+            self.check_source_mappings(tree)
         dedup = _dedup(spec)
         bands, rows = optimal_bands_rows(d.threshold, dedup.num_perm)
         minhash = msgspec.structs.replace(
@@ -269,8 +288,27 @@ class PlanBuilder:
             splits=splits,
             files=files,
             fields=list(d.fields),
+            sources=[source for item in d.sources for source in eval_sources(item, subtask)],
             minhash=minhash,
         )
+
+    def check_source_mappings(self, tree: MapNode) -> None:
+        """Parse the text mappings of `decontaminate.sources` (the checker caches them
+        per text and place): syntax and filters only, as no fixture describes the
+        benchmark's rows."""
+        sources = lookup(tree, ("decontaminate", "sources"))
+        if not isinstance(sources, SeqNode) or id(sources) in self._sources_checked:
+            return
+        # Units that inherit the list share its nodes; keep the node so its id stays its own.
+        self._sources_checked[id(sources)] = sources
+        for item in sources.items:
+            mapping = item.get("mapping") if isinstance(item, MapNode) else None
+            if not isinstance(mapping, MapNode):
+                continue
+            for entry in mapping:
+                node = entry.value
+                if isinstance(node, ScalarNode) and isinstance(node.value, str):
+                    self.checker.check_expression(node.value, node, None)
 
     def mapping(self, spec: TaskSpec, tree: MapNode, fixture: Fixture | None) -> PlanMapping:
         row_fields = fixture.fields if fixture is not None else None
@@ -377,6 +415,34 @@ class PlanBuilder:
         self._fixture_ids[id(fixture)] = key
         return key
 
+    def check_fixture_kept(
+        self,
+        fixture: Fixture,
+        fixture_id: str,
+        where: str | None,
+        resolved: ResolvedUnit,
+        tree: MapNode,
+        notes: tuple[str, ...],
+    ) -> None:
+        """Warn when `seeds.where` keeps none of the unit's fixture rows: the subtask
+        would never see a seed offline, so its mapping and templates go untested."""
+        key = (where, fixture_id)
+        kept = self._kept.get(key)
+        if kept is None:
+            kept = len(fixture.rows) if where is None else _count_kept(fixture.rows, where)
+            self._kept[key] = kept
+        if kept:
+            return
+        node = lookup(tree, ("seeds", "where")) or lookup(tree, ("seeds", "fixture"))
+        self.diagnostics.add(
+            "TS409",
+            f"`seeds.where` of `{resolved.task}/{resolved.subtask}` keeps none of the "
+            f"{len(fixture.rows)} rows of {fixture.source.name}: it never sees a seed offline",
+            node.span if node is not None else tree.span,
+            label="add fixture rows that this expression keeps",
+            notes=notes,
+        )
+
     def check_fixture_rows(
         self,
         fixture: Fixture,
@@ -397,6 +463,7 @@ class PlanBuilder:
         self._normalized.add(key)
         failures: dict[str, list[tuple[int, MappingError]]] = {}
         keep = compile_expr(where) if where else None
+        kept = 0
         for row, line in zip(fixture.rows, fixture.lines, strict=True):
             if keep is not None:
                 try:
@@ -406,10 +473,12 @@ class PlanBuilder:
                     error = MappingError("where", f"{type(exc).__name__}: {exc}")
                     failures.setdefault("where", []).append((line, error))
                     continue
+            kept += 1
             try:
                 normalize(row, mapping, fmt, resolved.task, resolved.subtask)
             except MappingError as exc:
                 failures.setdefault(exc.field, []).append((line, exc))
+        self._kept[(where, fixture_id)] = kept  # for check_fixture_kept
         for field_name, rows in failures.items():
             line, first = rows[0]
             path = (
@@ -543,3 +612,61 @@ def plan_dedup(d: DedupSpec) -> PlanDedup:
         against_seeds=d.against_seeds,
         fields=list(d.fields),
     )
+
+
+def _count_kept(rows: Sequence[dict[str, Any]], where: str) -> int:
+    """How many rows `where` keeps; a row it fails on is not kept (TS406 reports it)."""
+    keep = compile_expr(where)
+    kept = 0
+    for row in rows:
+        try:
+            kept += bool(keep(row))
+        except Exception:
+            continue
+    return kept
+
+
+def plan_data_files(data_files: DataFiles | None) -> PlanDataFiles | None:
+    """`data_files` as the plan holds it: every pattern in a list."""
+    if data_files is None:
+        return None
+    if isinstance(data_files, str):
+        return [data_files]
+    if isinstance(data_files, list):
+        return list(data_files)
+    return {
+        split: [patterns] if isinstance(patterns, str) else list(patterns)
+        for split, patterns in sorted(data_files.items())
+    }
+
+
+def eval_sources(spec: EvalSourceSpec, subtask: str) -> list[PlanEvalSource]:
+    """One plan source per config and split of a benchmark in another dataset that
+    applies to `subtask` (by `subtasks`, or by the keys of `configs`)."""
+    if spec.configs is not None:
+        named = spec.configs.get(subtask)
+        if named is None:
+            return []
+        configs: list[str | None] = [named] if isinstance(named, str) else list(named)
+    elif spec.subtasks is None or subtask in spec.subtasks:
+        configs = [spec.config]
+    else:
+        return []
+    splits = [spec.split] if isinstance(spec.split, str) else list(spec.split)
+    mapping = None
+    if spec.mapping is not None:
+        fields = msgspec.structs.asdict(spec.mapping)
+        mapping = {name: text for name, text in fields.items() if text is not None}
+    return [
+        PlanEvalSource(
+            dataset=spec.dataset,
+            config=config,
+            revision=spec.revision,
+            data_files=plan_data_files(spec.data_files),
+            data_dir=spec.data_dir,
+            split=split,
+            mapping=mapping,
+        )
+        for config in configs
+        for split in splits
+    ]

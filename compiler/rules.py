@@ -13,15 +13,33 @@ from collections.abc import Iterable
 from taskseed.compiler.diagnostics import Diagnostics
 from taskseed.compiler.nodes import MapNode, Path, lookup
 from taskseed.compiler.source import Span
-from taskseed.compiler.spec import DATA_KINDS, KindSpec, MultipleChoiceFormat, TaskSpec
+from taskseed.compiler.spec import (
+    DATA_KINDS,
+    DataFiles,
+    KindSpec,
+    MultipleChoiceFormat,
+    TaskSpec,
+)
 from taskseed.contract.splits import is_training_name, split_name
+
+# `data_files` patterns name files inside the dataset repository, or on the Hub.
+_HUB_URL = "hf://datasets/"
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class UnitRules:
-    def __init__(self, diagnostics: Diagnostics, tree: MapNode, notes: Iterable[str]) -> None:
+    def __init__(
+        self,
+        diagnostics: Diagnostics,
+        tree: MapNode,
+        notes: Iterable[str],
+        subtasks: frozenset[str] | None = None,
+    ) -> None:
         self.diagnostics = diagnostics
         self.tree = tree
         self.notes = tuple(notes)
+        # Every subtask of the unit's task, for names that refer to them.
+        self.subtasks = subtasks
 
     def span(self, *path: str | int) -> Span:
         """The span of the deepest node that exists along `path`."""
@@ -46,6 +64,7 @@ class UnitRules:
 
     def check(self, spec: TaskSpec) -> None:
         self.seeds(spec)
+        self.loading(spec)
         self.answers(spec)
         self.kinds(spec)
         self.filters(spec)
@@ -77,6 +96,105 @@ class UnitRules:
                 ("seeds", "split"),
                 "not a training split",
             )
+
+    def loading(self, spec: TaskSpec) -> None:
+        """How datasets load: `data_files` that cover the splits read, paths inside the
+        repository, and benchmark sources that name existing subtasks."""
+        seeds = spec.seeds
+        if seeds.files is not None:
+            for name in ("revision", "data_files", "data_dir"):
+                if getattr(seeds, name) is not None:
+                    self.error(
+                        "TS410",
+                        f"`seeds.{name}` tells `datasets` how to load a Hugging Face "
+                        "dataset; these seeds are local `files`",
+                        ("seeds", name),
+                        key=True,
+                    )
+        if seeds.data_files is not None or seeds.data_dir is not None:
+            read = [seeds.split, *seeds.eval_splits]
+            if spec.decontaminate.splits is not None:
+                read.extend(spec.decontaminate.splits)
+            self.data_files(seeds.data_files, seeds.data_dir, read, ("seeds",))
+        known = self.subtasks or frozenset()
+        for index, source in enumerate(spec.decontaminate.sources):
+            path: tuple[str | int, ...] = ("decontaminate", "sources", index)
+            if source.data_files is not None or source.data_dir is not None:
+                splits = [source.split] if isinstance(source.split, str) else source.split
+                self.data_files(source.data_files, source.data_dir, splits, path)
+            if source.configs is not None and (
+                source.config is not None or source.subtasks is not None
+            ):
+                self.error(
+                    "TS206",
+                    "a `decontaminate.sources` entry names its configs by subtask "
+                    "(`configs`) or for all its subtasks (`config`, `subtasks`), not both",
+                    (*path, "configs"),
+                    key=True,
+                )
+            if not known:
+                continue
+            named: list[tuple[tuple[str | int, ...], str]] = [
+                ((*path, "subtasks", at), name) for at, name in enumerate(source.subtasks or ())
+            ]
+            named.extend(((*path, "configs", name), name) for name in source.configs or ())
+            for at_path, name in named:
+                if name in known:
+                    continue
+                self.error(
+                    "TS412",
+                    f"`decontaminate.sources` names subtask `{name}`, which task "
+                    f"`{spec.task}` does not have",
+                    at_path,
+                    "not a subtask of this task",
+                    key=at_path[-2] == "configs",
+                )
+
+    def data_files(
+        self,
+        data_files: DataFiles | None,
+        data_dir: str | None,
+        splits: list[str],
+        path: tuple[str | int, ...],
+    ) -> None:
+        where = ".".join(str(p) for p in path)
+        if isinstance(data_files, dict):
+            keys = {split_name(k) for k in data_files}
+            for split in dict.fromkeys(splits):
+                if split_name(split) not in keys:
+                    self.error(
+                        "TS411",
+                        f"`{where}.data_files` names the files of splits "
+                        f"{', '.join(f'`{k}`' for k in data_files)}, not of split `{split}`, "
+                        "which is read",
+                        (*path, "data_files"),
+                        key=True,
+                    )
+        patterns: list[tuple[tuple[str | int, ...], str]] = []
+        if isinstance(data_files, str):
+            patterns.append(((*path, "data_files"), data_files))
+        elif isinstance(data_files, list):
+            patterns.extend(((*path, "data_files", i), p) for i, p in enumerate(data_files))
+        elif isinstance(data_files, dict):
+            for split, value in data_files.items():
+                if isinstance(value, str):
+                    patterns.append(((*path, "data_files", split), value))
+                else:
+                    patterns.extend(
+                        ((*path, "data_files", split, i), p) for i, p in enumerate(value)
+                    )
+        if data_dir is not None:
+            patterns.append(((*path, "data_dir"), data_dir))
+        for at, pattern in patterns:
+            problem = _outside_repository(pattern)
+            if problem:
+                self.error(
+                    "TS413",
+                    f"`{pattern}` {problem}: dataset files are paths inside the dataset "
+                    "repository (or `hf://datasets/...` URLs)",
+                    at,
+                    "not a path inside the repository",
+                )
 
     def answers(self, spec: TaskSpec) -> None:
         answer = spec.mapping.answer
@@ -219,3 +337,21 @@ class UnitRules:
                     f"`filters.{name}.min` is above `max`",
                     ("filters", name, "min"),
                 )
+
+
+def _outside_repository(pattern: str) -> str | None:
+    """Why a `data_files` pattern or `data_dir` could read outside the dataset
+    repository, or None when it stays inside."""
+    text = pattern.strip()
+    if text.startswith(_HUB_URL):
+        text = text[len(_HUB_URL) :]
+        if ".." in text.replace("\\", "/").split("/"):
+            return "climbs out of its folder with `..`"
+        return None
+    if _SCHEME.match(text):
+        return "is a URL"
+    if text.startswith(("/", "\\", "~")) or re.match(r"^[A-Za-z]:", text):
+        return "is an absolute path"
+    if ".." in text.replace("\\", "/").split("/"):
+        return "climbs out of the repository with `..`"
+    return None

@@ -52,12 +52,34 @@ class SourceSpec(Strict, kw_only=True):
     url: str | None = None
 
 
+DataFiles = Annotated[
+    str | list[str] | dict[str, str | list[str]],
+    Meta(
+        description=(
+            "Files of the dataset repository to read, as `datasets.load_dataset` takes "
+            "them: a pattern, a list, or split name -> pattern(s). With "
+            "`revision: refs/convert/parquet` they name the Hub's Parquet export "
+            "(`<config>/<split>/*.parquet`) of a repository that loads through a script."
+        )
+    ),
+]
+DataDir = Annotated[
+    str | None,
+    Meta(description="A folder of the dataset repository to read the files of."),
+]
+
+
 class SeedsSpec(Strict, kw_only=True):
     """The seed pool: a Hugging Face dataset or local files, and a training split only."""
 
     dataset: Annotated[str | None, Meta(description="Hugging Face dataset id.")] = None
     config: Annotated[str | None, Meta(description="Dataset configuration name.")] = None
-    revision: Annotated[str | None, Meta(description="Dataset revision (commit or tag).")] = None
+    revision: Annotated[
+        str | None,
+        Meta(description="Dataset revision: a commit, tag or branch (`refs/convert/parquet`)."),
+    ] = None
+    data_files: DataFiles | None = None
+    data_dir: DataDir = None
     files: Annotated[
         str | list[str] | None,
         Meta(description="Local JSONL, Parquet or CSV file(s) or globs, relative to the spec."),
@@ -271,6 +293,50 @@ class DedupSpec(Strict, kw_only=True):
     fields: list[RecordField] = field(default_factory=lambda: ["question", "context"])
 
 
+class EvalSourceMappingSpec(Strict, kw_only=True):
+    """The text fields of another dataset's rows, when they differ from the seed rows."""
+
+    question: Expression | None = None
+    context: Expression | None = None
+    choices: Annotated[
+        Expression | None, Meta(description="An expression giving the option texts.")
+    ] = None
+    answer: Annotated[Expression | None, Meta(description="The answer's text.")] = None
+    rationale: Expression | None = None
+
+
+class EvalSourceSpec(Strict, kw_only=True):
+    """A benchmark that lives in another dataset (BBH's items come from BIG-bench)."""
+
+    dataset: Annotated[str, Meta(description="Hugging Face dataset id of the benchmark.")]
+    config: Annotated[str | None, Meta(description="Dataset configuration name.")] = None
+    revision: Annotated[
+        str | None, Meta(description="Dataset revision: a commit, tag or branch.")
+    ] = None
+    data_files: DataFiles | None = None
+    data_dir: DataDir = None
+    split: Annotated[
+        str | list[str], Meta(description="The split(s) the benchmark is evaluated on.")
+    ]
+    mapping: Annotated[
+        EvalSourceMappingSpec | None,
+        Meta(description="The benchmark rows' text fields; the task's own mapping when absent."),
+    ] = None
+    subtasks: Annotated[
+        list[str] | None,
+        Meta(description="The subtasks this benchmark applies to; all of the task's when absent."),
+    ] = None
+    configs: Annotated[
+        dict[str, str | list[str]] | None,
+        Meta(
+            description=(
+                "Subtask name -> the benchmark's config(s) for it, in place of `config` and "
+                "`subtasks` when each subtask has configs of its own (BBH's tasks)."
+            )
+        ),
+    ] = None
+
+
 class DecontaminateSpec(Strict, kw_only=True):
     """Drop generated items that reproduce held-out evaluation items."""
 
@@ -289,6 +355,10 @@ class DecontaminateSpec(Strict, kw_only=True):
         str | list[str] | None,
         Meta(description="Local files of evaluation items in the dataset's row format."),
     ] = None
+    sources: Annotated[
+        list[EvalSourceSpec],
+        Meta(description="Benchmarks in other datasets to check against, online runs only."),
+    ] = field(default_factory=list)
     fields: list[RecordField] = field(default_factory=lambda: ["question", "context"])
 
 
@@ -365,4 +435,4 @@ class TaskSpec(Strict, kw_only=True):
 
 # Structs whose required fields are required even in a partial file (defaults or
 # overrides can never supply them).
-ALWAYS_COMPLETE: frozenset[type[Any]] = frozenset({SubtaskSpec, MatrixSpec})
+ALWAYS_COMPLETE: frozenset[type[Any]] = frozenset({SubtaskSpec, MatrixSpec, EvalSourceSpec})

@@ -26,10 +26,16 @@ class PlanSource(Base, kw_only=True):
     url: str | None = None
 
 
+# `datasets.load_dataset`'s `data_files`, normalized: split name -> patterns, or patterns.
+PlanDataFiles = dict[str, list[str]] | list[str]
+
+
 class PlanSeeds(Base, kw_only=True):
     dataset: str | None = None
     config: str | None = None
     revision: str | None = None
+    data_files: PlanDataFiles | None = None  # paths inside the dataset repository
+    data_dir: str | None = None
     files: list[str] = msgspec.field(default_factory=list)  # relative to the plan root
     format: Literal["jsonl", "parquet", "csv"] | None = None
     split: str = "train"
@@ -131,6 +137,25 @@ class PlanDedup(Base, kw_only=True):
     fields: list[str]
 
 
+class PlanEvalSource(Base, kw_only=True):
+    """One split of a benchmark in another dataset, checked against like an eval split."""
+
+    dataset: str
+    config: str | None = None
+    revision: str | None = None
+    data_files: PlanDataFiles | None = None
+    data_dir: str | None = None
+    split: str
+    # Record field -> expression over the benchmark's rows; None: the unit's own mapping.
+    mapping: dict[str, str] | None = None
+
+    @property
+    def label(self) -> str:
+        """How reasons and the manifest name it: `dataset[/config]:split`."""
+        name = self.dataset if self.config is None else f"{self.dataset}/{self.config}"
+        return f"{name}:{self.split}"
+
+
 class PlanDecontaminate(Base, kw_only=True):
     enabled: bool
     ngram: int
@@ -138,6 +163,7 @@ class PlanDecontaminate(Base, kw_only=True):
     splits: list[str]  # held-out splits of the dataset
     files: list[str]  # relative to the plan root
     fields: list[str]
+    sources: list[PlanEvalSource] = msgspec.field(default_factory=list)  # other datasets
     # The near-duplicate check against held-out items: the unit's dedup shingles at
     # `threshold`, with bands and rows chosen for it by the compiler.
     minhash: PlanDedup

@@ -13,7 +13,10 @@ from the unit's `decontaminate` section:
   section names the splits that were skipped. In a real run a split that cannot be
   loaded stops the run, like a seed source that cannot be read: a run that was asked
   to decontaminate does not silently skip it. A unit whose seeds are local files
-  names no dataset: its splits are skipped with a note.
+  names no dataset: its splits are skipped with a note;
+- `sources`: benchmarks that live in other datasets (BBH's items are BIG-bench's), each
+  one split of a dataset loaded by `hf_datasets.load_rows` and mapped by its own text
+  mapping (or the unit's); online runs only, like `splits`, and listed in the manifest.
 
 Every row is mapped by the unit's own mapping (`compiler.mapping.normalize`); a row
 that does not map as a whole (a test split with hidden labels, say) keeps the text of
@@ -51,9 +54,10 @@ import msgspec
 import numpy as np
 
 from taskseed.contract.mapping import MappingError, compile_expr, normalize
-from taskseed.contract.plan import PlanDedup, Unit
+from taskseed.contract.plan import PlanDedup, PlanEvalSource, Unit
 from taskseed.runtime.answers import normalize_text
 from taskseed.runtime.dedup import NearDuplicates
+from taskseed.runtime.hf_datasets import load_rows
 from taskseed.runtime.seeds import held_out_rows, matching_files, read_files
 
 MIN_SHORT_WORDS = 5
@@ -202,15 +206,19 @@ def _quote(text: str) -> str:
 # ------------------------------------------------------------------ building
 
 
-def _text_fields(row: Row, unit: Unit, fields: Sequence[str]) -> dict[str, Any]:
-    """The compared fields of a row that does not map as a whole (hidden labels)."""
+def _unit_expressions(unit: Unit) -> dict[str, Any]:
     mapping = unit.mapping
-    expressions: dict[str, Any] = {
+    return {
         "question": mapping.question,
         "context": mapping.context,
         "choices": mapping.choices,
         "rationale": mapping.rationale,
     }
+
+
+def _text_fields(row: Row, expressions: dict[str, Any], fields: Sequence[str]) -> dict[str, Any]:
+    """The compared fields of a row, by the expressions of each record field: for a row
+    that does not map as a whole (hidden labels), and for a benchmark's own rows."""
     out: dict[str, Any] = {}
     for name in fields:
         expression = expressions.get(name)
@@ -237,7 +245,7 @@ def _add_rows(index: HeldOut, unit: Unit, source: str, rows: Iterable[Row]) -> i
         try:
             record = normalize(row, unit.mapping, unit.format, unit.task, unit.subtask)
         except MappingError:
-            fields = _text_fields(row, unit, index.fields)
+            fields = _text_fields(row, _unit_expressions(unit), index.fields)
             if not _values(fields, index.fields):
                 unmapped += 1
                 continue
@@ -245,6 +253,23 @@ def _add_rows(index: HeldOut, unit: Unit, source: str, rows: Iterable[Row]) -> i
             continue
         item_id = record.id if unit.mapping.id is not None else f"#{number}"
         index.add(source, item_id, msgspec.structs.asdict(record))
+    return unmapped
+
+
+def _add_source_rows(index: HeldOut, unit: Unit, source: PlanEvalSource) -> int:
+    """Index a benchmark in another dataset; rows in the unit's own format map by the
+    unit's mapping, others by the source's. The number of rows that gave no text."""
+    rows = load_rows(source, source.split, owner=unit.id)
+    if source.mapping is None:
+        return _add_rows(index, unit, source.label, rows)
+    unmapped = 0
+    expressions = dict(source.mapping)
+    for number, row in enumerate(rows, 1):
+        fields = _text_fields(row, expressions, index.fields)
+        if not _values(fields, index.fields):
+            unmapped += 1
+            continue
+        index.add(source.label, f"#{number}", fields)
     return unmapped
 
 
@@ -275,6 +300,13 @@ def build(unit: Unit, *, use_fixtures: bool, root: Path) -> Built:
             skipped.append(f"held-out splits {names}: the unit's seeds name no dataset")
         else:
             splits = list(config.splits)
+    sources: list[PlanEvalSource] = []
+    if config.sources:
+        if use_fixtures:
+            names = ", ".join(source.label for source in config.sources)
+            skipped.append(f"benchmark sources {names} not loaded in an offline run (--fixtures)")
+        else:
+            sources = list(config.sources)
     info: dict[str, Any] = {
         "enabled": True,
         "ngram": config.ngram,
@@ -282,9 +314,11 @@ def build(unit: Unit, *, use_fixtures: bool, root: Path) -> Built:
         "fields": list(config.fields),
         "items": {},
     }
+    if config.sources:
+        info["sources"] = [source.label for source in config.sources]
     if skipped:
         info["skipped"] = skipped
-    if not config.files and not splits:
+    if not config.files and not splits and not sources:
         return Built(None, info)  # nothing to check against
     index = HeldOut(ngram=config.ngram, fields=list(config.fields), minhash=config.minhash)
     unmapped: dict[str, int] = {}
@@ -293,6 +327,8 @@ def build(unit: Unit, *, use_fixtures: bool, root: Path) -> Built:
         unmapped[pattern] = _add_rows(index, unit, pattern, rows)
     for split in splits:
         unmapped[split] = _add_rows(index, unit, split, held_out_rows(unit, split))
+    for source in sources:
+        unmapped[source.label] = _add_source_rows(index, unit, source)
     index.freeze()
     info["items"] = dict(index.counts)
     if index.common_ngrams:
@@ -311,7 +347,7 @@ def _stamp(unit: Unit, use_fixtures: bool, root: Path) -> bytes:
             stat = os.stat(path)
             files.append((path, stat.st_size, stat.st_mtime_ns))
     seeds = unit.seeds
-    online = not use_fixtures and unit.decontaminate.splits
+    online = not use_fixtures and (unit.decontaminate.splits or unit.decontaminate.sources)
     parts = {
         "decontaminate": unit.decontaminate,
         "mapping": unit.mapping,
@@ -319,7 +355,11 @@ def _stamp(unit: Unit, use_fixtures: bool, root: Path) -> bytes:
         "minhash": unit.decontaminate.minhash,
         "files": files,
         "root": str(root.resolve()),
-        "dataset": [seeds.dataset, seeds.config, seeds.revision] if online else None,
+        "dataset": (
+            [seeds.dataset, seeds.config, seeds.revision, seeds.data_files, seeds.data_dir]
+            if online
+            else None
+        ),
     }
     return msgspec.json.encode(parts, order="deterministic")
 

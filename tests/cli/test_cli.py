@@ -116,3 +116,15 @@ def test_internal_error_exits_2_without_traceback(
     assert main(["validate", "taskspecs"]) == 2
     err = capsys.readouterr().err
     assert "internal error (TS900)" in err and "Traceback" not in err
+
+
+def test_a_subtask_without_fixture_rows_warns_and_fails_strict(tmp_path: Path) -> None:
+    """TS409: `validate` names the subtask whose `where` keeps no fixture row."""
+    shutil.copytree(REPO / "tests/golden/cases/loading_clean/taskspecs", tmp_path / "taskspecs")
+    spec = tmp_path / "taskspecs/quiz.yaml"
+    spec.write_text(spec.read_text().replace("language: [en, fr]", "language: [en, fr, de]"))
+    proc = run("validate", "taskspecs", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "warning[TS409]" in proc.stdout and "`quiz/de` keeps none" in proc.stdout
+    assert "quiz/en" not in proc.stdout and "quiz/fr" not in proc.stdout
+    assert run("validate", "--strict", "taskspecs", cwd=tmp_path).returncode == 1
