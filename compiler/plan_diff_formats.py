@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import Callable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from taskseed.compiler.diagnostic_formats import escape_data, escape_property
@@ -21,6 +21,7 @@ ROOTS_HINT = (
     "different roots? Compile both from the repository root (or pass --old-root/--new-root)"
 )
 MAX_DIFF_LINES = 200  # of one template, in text output
+MAX_NAMED = 8  # unit IDs named for a group of units with the same change
 
 
 def _value(value: Any) -> str:
@@ -54,14 +55,12 @@ def rerun_line(diff: PlanDiff) -> str:
 
 def effect_line(change: UnitChange) -> str:
     stage = change.first_stage
-    return (
-        f"fingerprint {change.old_fingerprint} -> {change.new_fingerprint}: runs again; "
-        f"first stage reached `{stage}`: {STAGE_EFFECT[stage]}"
-    )
+    return f"runs again; first stage reached `{stage}`: {STAGE_EFFECT[stage]}"
 
 
-def _change_lines(change: UnitChange) -> list[str]:
-    lines = [effect_line(change)]
+def _detail_lines(change: UnitChange) -> list[str]:
+    """What changed in a unit: settings, templates, fixture (not its fingerprint)."""
+    lines = []
     if not change.paths:
         lines.append("no setting, template or fixture differs: compiled by other versions?")
     for setting in change.settings:
@@ -93,6 +92,34 @@ def _change_lines(change: UnitChange) -> list[str]:
     return lines
 
 
+def same_changes(changes: Sequence[UnitChange]) -> list[list[UnitChange]]:
+    """Changed units grouped by identical changes (a shared template or default edited
+    under many subtasks is one entry), in order of first appearance."""
+    groups: dict[str, list[UnitChange]] = {}
+    for change in changes:
+        key = "\n".join([change.first_stage, *_detail_lines(change)])
+        groups.setdefault(key, []).append(change)
+    return list(groups.values())
+
+
+def _names(ids: Sequence[str]) -> str:
+    shown = ", ".join(ids[:MAX_NAMED])
+    return shown + (f" and {len(ids) - MAX_NAMED} more" if len(ids) > MAX_NAMED else "")
+
+
+def _group_lines(group: Sequence[UnitChange], indent: str) -> list[str]:
+    """A head line naming the unit(s), then the change, indented."""
+    first = group[0]
+    if len(group) == 1:
+        head = f"~ {first.id}  ({first.origin})"
+        effect = f"fingerprint {first.old_fingerprint} -> {first.new_fingerprint}: "
+        effect += effect_line(first)
+    else:
+        head = f"~ {len(group)} units with the same change: {_names([c.id for c in group])}"
+        effect = "each " + effect_line(first)
+    return [head] + [indent + line for line in [effect, *_detail_lines(first)]]
+
+
 def render_text(diff: PlanDiff) -> str:
     out = [
         f"plan {diff.old_fingerprint} -> {diff.new_fingerprint}",
@@ -113,9 +140,8 @@ def render_text(diff: PlanDiff) -> str:
             out.append(f"  {mark} {u.id:<{width}}  {u.domain}, {u.family}  {u.origin}")
     if diff.changed:
         out += ["", "changed:"]
-        for change in diff.changed:
-            out.append(f"  ~ {change.id}  ({change.origin})")
-            out.extend("      " + line for line in _change_lines(change))
+        for group in same_changes(diff.changed):
+            out.extend("  " + line for line in _group_lines(group, "    "))
     out += ["", f"note: {RUN_KEY_NOTE}"]
     if diff.held_out_files:
         out[-1] += f" ({_plural(len(diff.held_out_files), 'unit')} here read held-out files)"
@@ -203,17 +229,24 @@ def render_github(diff: PlanDiff) -> str:
         lines.append(f"::warning title=taskseed plan diff::{escape_data(ROOTS_HINT)}")
     notices: dict[str, list[str]] = defaultdict(list)
     warnings: dict[str, list[str]] = defaultdict(list)
+    units: Counter[str] = Counter()
     for u in diff.added:
         notices[u.origin].append(f"{u.id} added: it runs ({u.domain}, {u.family})")
+        units[u.origin] += 1
+    by_file: dict[str, list[UnitChange]] = defaultdict(list)
     for change in diff.changed:
-        body = "\n".join("  " + line for line in _change_lines(change))
-        notices[change.origin].append(f"{change.id} changed:\n{body}")
+        by_file[change.origin].append(change)
+    for origin, changes in by_file.items():
+        for group in same_changes(changes):
+            notices[origin].append("\n".join(_group_lines(group, "  ")))
+        units[origin] += len(changes)
     for u in diff.removed:
         warnings[u.origin].append(f"{u.id} removed: a run of this plan no longer makes its data")
     for level, groups in (("notice", notices), ("warning", warnings)):
         for origin in sorted(groups):
             messages = groups[origin]
-            head = f"taskseed plan diff: {_plural(len(messages), 'unit')} in this file"
+            count = len(messages) if level == "warning" else units[origin]
+            head = f"taskseed plan diff: {_plural(count, 'unit')} in this file"
             props = f"file={escape_property(origin)},title={escape_property(head)}"
             lines.append(f"::{level} {props}::{escape_data(chr(10).join(messages))}")
     return "\n".join(lines) + "\n"

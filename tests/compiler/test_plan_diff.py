@@ -65,6 +65,7 @@ def test_a_verify_setting_reruns_from_verification(catalog: Path) -> None:
     assert change.old_fingerprint != change.new_fingerprint
     assert change.first_stage == "verify" and change.new_requests
     text = render_text(diff)
+    assert "~ 2 units with the same change: quiz/alpha, quiz/beta" in text
     assert "verify.k: 3 -> 5" in text
     assert "first stage reached `verify`" in text
     assert "rerun: 2 units run again (0 added, 2 changed)" in text
@@ -114,6 +115,10 @@ def test_added_removed_and_a_changed_subtask(catalog: Path) -> None:
     ]
     assert change.first_stage == "seeds"
     text = render_text(diff)
+    assert (
+        f"~ quiz/beta  (taskspecs/knowledge/quiz.yaml)\n      fingerprint {change.old_fingerprint}"
+        in text
+    )
     assert "  + quiz/gamma" in text and "  - quiz/alpha" in text
     assert "units: 1 added, 1 removed, 1 changed, 0 unchanged" in text
 
@@ -235,3 +240,7 @@ def test_the_real_catalog_after_a_shared_template_edit(tmp_path: Path) -> None:
         assert [t.path for t in change.templates] == ["verify.prompt.user"]
         assert change.settings == [] and change.first_stage == "verify"
         assert "+Answer with the option's text." in change.templates[0].diff
+    # one entry for them all: the change once, with the units it touches
+    text = render_text(diff)
+    assert f"~ {len(users)} units with the same change: " in text
+    assert text.count("+Answer with the option's text.") == 1
