@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: setup browser run test lint format typecheck golden schemas docs check \
+.PHONY: setup browser run report-png test lint format typecheck golden schemas docs check \
         bench bench-compile bench-run bench-filters bench-engines clean
 
 # lm-eval is a test dependency only for its task YAML files (the importer's tests read
@@ -47,6 +47,10 @@ browser:
 			"package (sudo apt-get install chromium), or set CHROMIUM=/path/to/chrome" >&2; \
 		exit 1; \
 	fi
+
+# docs/report.png: the main job's report (run `make run` first), rendered by Chromium.
+report-png: setup browser
+	TASKSEED_CHROMIUM='$(CHROMIUM)' $(BIN)/python -m tests.runtime.browser out/report.html docs/report.png
 
 test: setup browser
 	TASKSEED_CHROMIUM='$(CHROMIUM)' $(BIN)/python -m pytest

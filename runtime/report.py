@@ -198,8 +198,8 @@ def _bar_cell(value: float, top: float, cls: str = "") -> str:
 
 def line_chart(title: str, xs: Sequence[float], ys: Sequence[float], unit: str) -> str:
     """A rate over time, as a line over filled area, with axes and a few ticks."""
-    width, height, left, bottom, pad = 560, 200, 56, 28, 10
-    plot_w, plot_h = width - left - pad, height - bottom - pad
+    width, height, left, bottom, pad, top = 560, 210, 56, 28, 12, 22
+    plot_w, plot_h = width - left - pad, height - bottom - top
     x_top = max(xs[-1] if xs else 0.0, 1e-9)
     y_top = max(max(ys, default=0.0), 1e-9)
 
@@ -207,7 +207,11 @@ def line_chart(title: str, xs: Sequence[float], ys: Sequence[float], unit: str) 
         return left + plot_w * v / x_top
 
     def y(v: float) -> float:
-        return pad + plot_h * (1 - v / y_top)
+        return top + plot_h * (1 - v / y_top)
+
+    def tick(v: float, span: float) -> str:
+        digits = 0 if span >= 20 else 1 if span >= 2 else 2
+        return f"{v:,.{digits}f}"
 
     points = " ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in zip(xs, ys, strict=True))
     area = f"{x(xs[0]):.1f},{y(0):.1f} {points} {x(xs[-1]):.1f},{y(0):.1f}" if xs else ""
@@ -217,19 +221,20 @@ def line_chart(title: str, xs: Sequence[float], ys: Sequence[float], unit: str) 
         ticks.append(
             f'<line class="grid" x1="{left}" x2="{width - pad}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>'
             f'<text class="tick" x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">'
-            f"{_num(round(v, 1))}</text>"
+            f"{tick(v, y_top)}</text>"
         )
         t = x_top * i / 4
         ticks.append(
             f'<text class="tick" x="{x(t):.1f}" y="{height - 8}" text-anchor="middle">'
-            f"{t:.0f} s</text>"
+            f"{tick(t, x_top)} s</text>"
         )
     return (
         f'<figure class="chart"><figcaption>{_e(title)}</figcaption>'
         f'<svg class="timeline" viewBox="0 0 {width} {height}" width="{width}" '
         f'height="{height}" role="img" aria-label="{_e(title)}">{"".join(ticks)}'
         f'<polygon class="area" points="{area}"/><polyline class="line" points="{points}"/>'
-        f'<text class="tick" x="{left}" y="{pad - 1}">{_e(unit)}</text></svg></figure>'
+        f'<text class="tick" x="4" y="12">{_e(unit)}</text>'
+        "</svg></figure>"
     )
 
 

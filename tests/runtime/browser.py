@@ -161,6 +161,15 @@ async def _drive(
             raise RuntimeError(f"the expression failed: {evaluated['exceptionDetails']}")
         result = PageResult(value=evaluated["result"].get("value"))
         if screenshot_width is not None:
+            # the width first: the page's height depends on it
+            await cdp.send(
+                "Emulation.setDeviceMetricsOverride",
+                session,
+                width=screenshot_width,
+                height=800,
+                deviceScaleFactor=1,
+                mobile=False,
+            )
             size = await cdp.send(
                 "Runtime.evaluate",
                 session,
