@@ -244,3 +244,29 @@ def test_the_real_catalog_after_a_shared_template_edit(tmp_path: Path) -> None:
     text = render_text(diff)
     assert f"~ {len(users)} units with the same change: " in text
     assert text.count("+Answer with the option's text.") == 1
+
+
+def test_cli_compiles_each_side_from_its_own_root(catalog: Path, tmp_path: Path) -> None:
+    """A base checkout elsewhere: --old-root keeps its spec paths comparable."""
+    base = tmp_path / "base"
+    shutil.copytree(catalog / "taskspecs", base / "taskspecs")
+    edit(catalog / "taskspecs/_base.yaml", "  k: 3", "  k: 5")
+    proc = run_cli("plan", "diff", str(base / "taskspecs"), "taskspecs", cwd=catalog)
+    assert "different roots" in proc.stdout  # its paths start with ../base/...
+    proc = run_cli(
+        "plan",
+        "diff",
+        str(base / "taskspecs"),
+        "taskspecs",
+        "--old-root",
+        str(base),
+        "--format",
+        "json",
+        cwd=catalog,
+    )
+    payload = json.loads(proc.stdout)
+    assert payload["same_roots"]
+    assert [s["path"] for c in payload["changed"] for s in c["settings"]] == [
+        "verify.k",
+        "verify.k",
+    ]
