@@ -127,7 +127,7 @@ def _family_files(manifest: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]
 
 def metadata(plan: Plan, manifest: Mapping[str, Any]) -> dict[str, Any]:
     """The card's YAML metadata, in the order it is written."""
-    units = _described_units(plan, manifest)
+    units = _source_units(plan, manifest)
     families = _family_files(manifest)
     records = sum(f.get("records", 0) for files in families.values() for f in files)
     ids = sorted({licence_id(u.source.license) or "other" for u in units})
@@ -158,8 +158,21 @@ def metadata(plan: Plan, manifest: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _described_units(plan: Plan, manifest: Mapping[str, Any]) -> list[Unit]:
+    """The units the run covered."""
     listed = manifest.get("units", {})
     return [u for u in plan.units if u.id in listed]
+
+
+def _source_units(plan: Plan, manifest: Mapping[str, Any]) -> list[Unit]:
+    """The units whose records are in the dataset: their licences, languages and
+    citations apply to it (every unit run, when none wrote a record or the manifest
+    does not count them)."""
+    listed = manifest.get("units", {})
+    units = _described_units(plan, manifest)
+    counted = [listed[u.id].get("counts", {}) for u in units]
+    if not all("written" in c for c in counted):
+        return units
+    return [u for u, c in zip(units, counted, strict=True) if c["written"] > 0] or units
 
 
 def _yaml(data: Mapping[str, Any]) -> str:
@@ -197,8 +210,8 @@ def body(plan: Plan, manifest: Mapping[str, Any], folder_name: str) -> str:
         _configs(families, records),
         _tasks(tasks, manifest),
         _funnel(manifest),
-        _licences(units),
-        _citations(tasks),
+        _licences(_source_units(plan, manifest)),
+        _citations(_source_units(plan, manifest)),
         _fields(),
     ]
     return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
@@ -309,13 +322,12 @@ def _funnel(manifest: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _citations(tasks: Mapping[str, list[Unit]]) -> list[str]:
+def _citations(units: Sequence[Unit]) -> list[str]:
     cited: dict[tuple[str, str, str | None], list[str]] = defaultdict(list)
-    for task, members in sorted(tasks.items()):
-        for unit in members:
-            key = (unit.title, unit.source.citation, unit.source.url)
-            if task not in cited[key]:
-                cited[key].append(task)
+    for unit in sorted(units, key=lambda u: u.id):
+        key = (unit.title, unit.source.citation, unit.source.url)
+        if unit.task not in cited[key]:
+            cited[key].append(unit.task)
     lines = ["## Citations", "", "Cite the seed datasets when you use this data:", ""]
     for (title, citation, url), names in cited.items():
         line = f"- **{title}** ({', '.join(f'`{n}`' for n in names)}): {citation}"
@@ -359,18 +371,16 @@ def _licences(units: Sequence[Unit]) -> list[str]:
     by_licence: dict[str, set[str]] = defaultdict(set)
     for unit in units:
         by_licence[unit.source.license].add(unit.task)
-    out = [
-        "## Licences",
-        "",
+    text = (
         "Generated items derive from their seeds and keep the seed dataset's terms "
-        "(each record's `license` field names it).",
-    ]
+        "(each record's `license` field names it)."
+    )
     if any(licence_id(u.source.license) in ("", "other") for u in units):
-        out.append(
-            "Some of these licences have no Hub identifier, so the metadata says "
+        text += (
+            " Some of these licences have no Hub identifier, so the metadata says "
             "`license: other`; this list is what it stands for."
         )
-    out.append("")
+    out = ["## Licences", "", text, ""]
     for licence, names in sorted(by_licence.items()):
         note = ""
         if licence_id(licence) == "unknown":

@@ -189,6 +189,17 @@ def test_licences_without_a_hub_id_become_other_with_the_list_in_the_body() -> N
     assert "this list is what it stands for" in text
 
 
+def test_tasks_without_records_lend_no_licence_or_citation() -> None:
+    plan = catalog_plan()
+    manifest = manifest_for(plan, ["arc/easy", "gsm8k/default"])
+    manifest["units"]["gsm8k/default"]["counts"]["written"] = 0
+    text = render_card(plan, manifest)
+    assert front_matter(text)["license"] == "cc-by-sa-4.0"
+    assert plan.unit("gsm8k/default").source.citation not in text
+    assert plan.unit("arc/easy").source.citation in text
+    assert "| `gsm8k` | Grade School Math 8K |" in text  # still listed among the tasks run
+
+
 def test_unknown_licences_are_shown_explicitly() -> None:
     plan = catalog_plan()
     unknown = [u.id for u in plan.units if licence_id(u.source.license) == "unknown"][:1]
