@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
-.PHONY: setup run test lint format typecheck golden schemas docs check \
+.PHONY: setup browser run report-png test lint format typecheck golden schemas docs check \
         bench bench-compile bench-run bench-filters bench-engines clean \
         test-numpy1 gpu-check
 
@@ -34,8 +34,27 @@ RUN_SEEDS := 3
 run: setup
 	$(BIN)/taskseed run taskspecs --fixtures --tasks '$(RUN_TASKS)' --limit-seeds $(RUN_SEEDS) -o out
 
-test: setup
-	$(BIN)/python -m pytest
+# The report's test opens out/report.html in a real browser: Debian's headless Chromium,
+# installed here when it is missing and we may (root with apt-get, as on CI machines).
+CHROMIUM ?= chromium
+
+browser:
+	@if command -v '$(CHROMIUM)' >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium (apt-get) for the report's browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "make test needs Chromium for the report's browser test: install the chromium" \
+			"package (sudo apt-get install chromium), or set CHROMIUM=/path/to/chrome" >&2; \
+		exit 1; \
+	fi
+
+# docs/report.png: the main job's report (run `make run` first), rendered by Chromium.
+report-png: setup browser
+	TASKSEED_CHROMIUM='$(CHROMIUM)' $(BIN)/python -m tests.runtime.browser out/report.html docs/report.png
+
+test: setup browser
+	TASKSEED_CHROMIUM='$(CHROMIUM)' $(BIN)/python -m pytest
 
 # The suite (without the tests that run the embedded model) in a second environment with
 # numpy 1.26, the numpy that tensorrt-llm 1.0 (the [trtllm] extra) requires: numba,

@@ -34,7 +34,7 @@ def _format_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from taskseed.cli import commands
+    from taskseed.cli import commands, plan_diff_cmd
 
     parser = argparse.ArgumentParser(
         prog="taskseed",
@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unit", help="print one unit in full (its ID, task/subtask)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(handler=commands.plan_show)
+    plan_diff_cmd.register(plan_sub)
 
     p = sub.add_parser("schemas", help="write the JSON Schemas of the spec, plan and record")
     p.add_argument("-o", "--output", default="schemas", help="folder (default: schemas)")

@@ -117,12 +117,13 @@ def render_json(diagnostics: Sequence[Diagnostic], sources: Sources) -> str:
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
 
-def _escape_data(text: str) -> str:
+def escape_data(text: str) -> str:
+    """A GitHub workflow command's message (escape_property: one of its properties)."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def render_github(diagnostics: Sequence[Diagnostic], sources: Sources) -> str:
@@ -130,10 +131,10 @@ def render_github(diagnostics: Sequence[Diagnostic], sources: Sources) -> str:
     del sources
     out = []
     for diag in diagnostics:
-        props = [f"title={_escape_property(f'{diag.code} {CODES[diag.code].name}')}"]
+        props = [f"title={escape_property(f'{diag.code} {CODES[diag.code].name}')}"]
         if diag.span is not None:
             props = [
-                f"file={_escape_property(diag.span.file)}",
+                f"file={escape_property(diag.span.file)}",
                 f"line={diag.span.line}",
                 f"col={diag.span.col}",
                 f"endLine={diag.span.end_line}",
@@ -145,7 +146,7 @@ def render_github(diagnostics: Sequence[Diagnostic], sources: Sources) -> str:
             message += f" ({diag.label})"
         for note in diag.notes:
             message += f"\nnote: {note}"
-        out.append(f"::{diag.severity.value} {','.join(props)}::{_escape_data(message)}")
+        out.append(f"::{diag.severity.value} {','.join(props)}::{escape_data(message)}")
     return "\n".join(out) + ("\n" if out else "")
 
 

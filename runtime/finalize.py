@@ -19,7 +19,9 @@ import msgspec
 from taskseed.contract.plan import Plan, Unit
 from taskseed.contract.records import OutputRecord
 from taskseed.runtime.atomic import write_atomic
+from taskseed.runtime.dataset_card import write_card
 from taskseed.runtime.dedup import NearDuplicates, item_text
+from taskseed.runtime.report import write_report
 from taskseed.runtime.results import Reject, UnitOutput
 from taskseed.runtime.writer import Format, write_shards
 
@@ -104,7 +106,8 @@ def finalize(
     shard_size: int,
     run_info: dict[str, Any],
 ) -> dict[str, Any]:
-    """Write the dataset, the rejects and manifest.json; return the manifest."""
+    """Write the dataset, the rejects, manifest.json, the dataset card (README.md) and
+    report.html; return the manifest."""
     kept, dedup_rejects = dedup(units, outputs)
     families: dict[str, list[OutputRecord]] = defaultdict(list)
     for record in kept:
@@ -152,4 +155,6 @@ def finalize(
         "files": files,
     }
     write_atomic(out / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
+    write_card(plan, manifest, out)
+    write_report(plan, manifest, out)
     return manifest
