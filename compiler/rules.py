@@ -14,7 +14,9 @@ from taskseed.compiler.diagnostics import Diagnostics
 from taskseed.compiler.nodes import MapNode, Path, lookup
 from taskseed.compiler.source import Span
 from taskseed.compiler.spec import DATA_KINDS, KindSpec, MultipleChoiceFormat, TaskSpec
+from taskseed.contract.language import AUTO, OFF, known_spellings, language_code
 from taskseed.contract.splits import is_training_name, split_name
+from taskseed.contract.suggest import closest
 
 
 class UnitRules:
@@ -50,6 +52,7 @@ class UnitRules:
         self.kinds(spec)
         self.filters(spec)
         self.numbers(spec)
+        self.language(spec)
 
     def seeds(self, spec: TaskSpec) -> None:
         seeds = spec.seeds
@@ -205,6 +208,10 @@ class UnitRules:
             "answer_chars",
             "context_chars",
             "rationale_chars",
+            "question_length",
+            "answer_length",
+            "context_length",
+            "rationale_length",
             "options",
         ):
             bounds = getattr(spec.filters, name)
@@ -219,3 +226,15 @@ class UnitRules:
                     f"`filters.{name}.min` is above `max`",
                     ("filters", name, "min"),
                 )
+
+    def language(self, spec: TaskSpec) -> None:
+        value = spec.language.strip().lower()
+        if value in (AUTO, *OFF) or language_code(value) is not None:
+            return
+        guess = closest(value, known_spellings())
+        self.error(
+            "TS430",
+            f"`{spec.language}` is not a language the language filter knows",
+            ("language",),
+            f"did you mean `{guess}`?" if guess else "a code or English name, `auto` or `none`",
+        )
