@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -175,6 +177,7 @@ class PlanBuilder:
         if len(self.diagnostics.errors) > before:
             return None
         fixture_id = None
+        key: tuple[str, str] | None = None
         language = self.language(spec, None, None, mapping, fmt, resolved)
         if fixture is not None:
             fixture_id = self.register_fixture(fixture)
@@ -205,7 +208,7 @@ class PlanBuilder:
             format=fmt,
             steps=steps,
             verify=verify,
-            filters=_filters(spec, mapping, language),
+            filters=_filters(spec, mapping, language, self.seed_facts(key)),
             dedup=_dedup(spec),
             decontaminate=self.decontaminate(spec, tree),
         )
@@ -473,6 +476,18 @@ class PlanBuilder:
         code = self._languages[key]
         return code, "fixtures" if code is not None else None
 
+    def seed_facts(self, key: tuple[str, str] | None) -> SeedFacts:
+        """What every seed the unit keeps has in common, for the filters that follow
+        the seeds' form; nothing is known without seeds."""
+        records = self._normalized.get(key, []) if key is not None else []
+        with_context = [r for r in records if r.context]
+        return SeedFacts(
+            ask=bool(records) and all(QUESTION_MARK.search(r.question) for r in records),
+            answers_in_context=bool(with_context)
+            and len(with_context) == len(records)
+            and all(_folded(r.answer) in _folded(r.context or "") for r in with_context),
+        )
+
     def finish(self, units: list[Unit]) -> Plan:
         units = sorted(units, key=lambda u: u.id)
         used_templates = {
@@ -494,6 +509,25 @@ class PlanBuilder:
             templates={k: self.templates[k] for k in sorted(used_templates)},
             fixtures={k: self.fixtures[k] for k in sorted(used_fixtures)},
         )
+
+
+QUESTION_MARK = re.compile("[?\uff1f\u061f\u055e\u037e;]")  # ?, ？, ؟, ՞, ;, ;
+
+
+def _folded(text: str) -> str:
+    """Lower case, punctuation out, spaces collapsed: as `runtime/degenerate.normalized`
+    folds texts before the filter looks for an answer in its context."""
+    kept = "".join(" " if unicodedata.category(c)[0] in "PS" else c for c in text.lower())
+    return " ".join(_ARTICLES.sub(" ", kept).split())
+
+
+_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+
+
+@dataclass(frozen=True)
+class SeedFacts:
+    ask: bool  # every seed question has a question mark
+    answers_in_context: bool  # every seed has a context that holds its answer
 
 
 def _every_record(
@@ -565,6 +599,7 @@ def _filters(
     spec: TaskSpec,
     mapping: PlanMapping,
     language: tuple[str | None, Literal["spec", "fixtures"] | None],
+    seeds: SeedFacts,
 ) -> PlanFilters:
     f = spec.filters
     bounds = {}
@@ -623,6 +658,8 @@ def _filters(
         answer_in_question=f.answer_in_question and not fixed_options,
         context_repeats_question=f.context_repeats_question,
         fragments=f.fragments,
+        question_mark=f.question_mark and seeds.ask,
+        answer_in_context=f.answer_in_context and seeds.answers_in_context,
         require=patterns({str(k): v for k, v in f.require.items()}),
         forbid=patterns({str(k): v for k, v in f.forbid.items()}),
         language=checked,

@@ -346,6 +346,20 @@ class FiltersSpec(Strict, kw_only=True):
         bool,
         Meta(description="Refuse a question that is no question (`The correct answer is`)."),
     ] = False
+    question_mark: Annotated[
+        bool,
+        Meta(
+            description="When every fixture seed of the subtask asks with a question mark, "
+            "refuse a question without one."
+        ),
+    ] = False
+    answer_in_context: Annotated[
+        bool,
+        Meta(
+            description="When every fixture seed's answer is found in its context "
+            "(extractive QA), refuse an answer that is not."
+        ),
+    ] = False
     language: Annotated[
         LanguageFilterSpec | None,
         Meta(description="Refuse text that is not in the subtask's `language`."),

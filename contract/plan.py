@@ -148,6 +148,10 @@ class PlanFilters(Base, kw_only=True):
     answer_in_question: bool = False
     context_repeats_question: bool = False
     fragments: bool = False
+    # Resolved from the spec's flags and the fixture seeds (they all ask with a question
+    # mark; their answers are all in their contexts).
+    question_mark: bool = False
+    answer_in_context: bool = False
     require: dict[str, list[str]] = msgspec.field(default_factory=dict)
     forbid: dict[str, list[str]] = msgspec.field(default_factory=dict)
     language: PlanLanguage = msgspec.field(default_factory=PlanLanguage)

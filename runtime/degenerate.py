@@ -150,6 +150,20 @@ def fragment() -> pl.Expr:
     return pl.col("question").str.contains(FRAGMENT).fill_null(False)
 
 
+QUESTION_MARK = "[?\uff1f\u061f\u055e\u037e;]"  # as compiler/plan.py's
+
+
+def asks() -> pl.Expr:
+    """The question holds a question mark (`?`, `？`, `؟`, `՞`, Greek `;`)."""
+    return pl.col("question").str.contains(QUESTION_MARK).fill_null(True)
+
+
+def answer_in_context() -> pl.Expr:
+    """The (normalised) answer is found in the (normalised) context; true without one."""
+    found = normalized(pl.col("context")).str.contains(normalized(pl.col("answer")), literal=True)
+    return found.fill_null(True)
+
+
 # ------------------------------------------------------- the answer in the question
 
 _CJK = re.compile(f"[{HAN}{KANA}{HANGUL}]")

@@ -138,6 +138,17 @@ def checks(filters: PlanFilters, fmt: PlanFormat) -> list[tuple[Reason, pl.Expr]
         out.append(
             ("[fragment] the question is a fragment, not a question", ~degenerate.fragment())
         )
+    if filters.question_mark:
+        out.append(
+            ("[no-question] the question asks nothing (no question mark)", degenerate.asks())
+        )
+    if filters.answer_in_context:
+        out.append(
+            (
+                "[answer-not-in-context] the answer is not in the context",
+                degenerate.answer_in_context(),
+            )
+        )
     for name, patterns in filters.require.items():
         for pattern in patterns:
             out.append(

@@ -252,3 +252,25 @@ def test_repetition() -> None:
     # a large share of it, and no loop.
     short = "If it rains, the road is wet. If it rains, the game is off. It rains."
     assert reason(mc(rationale=short), filters) is None
+
+
+def test_question_mark_and_answer_in_context() -> None:
+    """Both are switched on by the compiler only where every seed of the subtask asks
+    with a question mark, or holds its answer in its context."""
+    filters = PlanFilters(question_mark=True, answer_in_context=True)
+    assert code(mc(question="A glass of water on a sunny windowsill is half empty."), filters) == (
+        "no-question"
+    )
+    assert code(mc(question="小王怎么去上班？"), filters) is None
+    assert code(mc(question="Ποια είναι η πρωτεύουσα της Ελλάδας;"), filters) is None
+    passage = "The Eiffel Tower was finished in 1889 for the World's Fair in Paris."
+    item = {"id": "s", "question": "When was the Eiffel Tower finished?", "context": passage}
+    assert code({**item, "answer": "1889"}, filters, SHORT) is None
+    assert code({**item, "answer": "the World’s Fair"}, filters, SHORT) is None
+    assert code({**item, "answer": "1887"}, filters, SHORT) == "answer-not-in-context"
+    korean = {
+        "id": "k",
+        "question": "서울은 어느 나라의 수도인가?",
+        "context": "서울은 대한민국의 수도이다.",
+    }
+    assert code({**korean, "answer": "대한민국"}, filters, SHORT) is None
