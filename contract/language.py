@@ -21,6 +21,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 # ------------------------------------------------------------------ names and codes
@@ -246,9 +247,70 @@ def evidence(text: str) -> str:
 
 @cache
 def _identifier() -> Any:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]
+    """py3langid's identifier, with probabilities. Its model ships LZMA-compressed, and
+    decompressing it takes most of a second; the arrays are kept uncompressed in the
+    user's cache folder (`$XDG_CACHE_HOME/taskseed`, about 70 MB) after the first load,
+    so that compiling a catalog does not pay for it each time."""
+    from py3langid.langid import (  # type: ignore[import-untyped]
+        MODEL_DIR,
+        MODEL_FILE,
+        LanguageIdentifier,
+    )
 
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    source = MODEL_DIR / MODEL_FILE
+    arrays = _cached_model(source)
+    if arrays is None:
+        return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    return LanguageIdentifier(
+        arrays["ptc"],
+        arrays["pc"],
+        arrays["classes"].tolist(),
+        _unsigned(arrays["nextmove"]),
+        arrays["out_feat"].tolist(),
+        norm_probs=True,
+        tk_row=_unsigned(arrays["nextmove_row"]),
+    )
+
+
+def _cached_model(source: Path) -> dict[str, Any] | None:
+    """The model's arrays from the cache folder, put there on first use; None when the
+    cache cannot be written (the identifier then loads the packaged file itself)."""
+    import lzma
+    import os
+    import tempfile
+
+    import numpy as np
+
+    stat = source.stat()
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "taskseed"
+    cached = base / f"py3langid-{stat.st_size}-{int(stat.st_mtime)}.npz"
+    try:
+        if not cached.is_file():
+            base.mkdir(parents=True, exist_ok=True)
+            with (
+                tempfile.NamedTemporaryFile(dir=base, suffix=".tmp", delete=False) as tmp,
+                lzma.open(source) as packed,
+            ):
+                while chunk := packed.read(1 << 20):
+                    tmp.write(chunk)
+            os.replace(tmp.name, cached)
+        with np.load(cached, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _unsigned(values: Any) -> Any:
+    """A numpy array of unsigned integers as the stdlib `array` py3langid walks."""
+    from array import array
+
+    import numpy as np
+
+    codes = {2: "H", 4: "I", 8: "L"}
+    values = np.ascontiguousarray(values)
+    out = array(codes[values.dtype.itemsize])
+    out.frombytes(memoryview(values).cast("B"))
+    return out
 
 
 def scores(text: str) -> dict[str, float]:
