@@ -464,8 +464,8 @@ class PlanBuilder:
             return None, None
         if value != AUTO:
             return language_code(value), "spec"
-        if key is None or fixture is None:
-            return None, None
+        if key is None or fixture is None or spec.filters.language is None:
+            return None, None  # detected only where a language check needs it
         if key not in self._languages:
             records = self._normalized.get(key) or _every_record(fixture, mapping, fmt, resolved)
             texts = [
