@@ -17,6 +17,10 @@ are now, and prints:
    case and spaces, `forbid`), then the vote and dedup, beside the filters now, then
    the vote and dedup.
 
+4. the catalog's own seeds, every fixture row of every subtask: real items, so a check
+   that refuses one refuses a good item (apart from the rows of a language matrix's
+   shared fixture that are in another language than their subtask).
+
 The goal set for the gate: at least 90% of the kept items labelled `keep`, and at least
 80% of the `keep` items kept.
 """
@@ -93,13 +97,17 @@ def before(unit: Unit, item: dict[str, Any]) -> str | None:
     """The reason the filters of the catalog before the quality gate refuse an item."""
     bounds = dict(BEFORE_CHARS)
     bounds["answer"] = BEFORE_ANSWER.get(unit.format.type, (1, 4000))
+    for name, own in unit.filters.bounds.items():  # a task's own bounds (its overrides)
+        low, high = bounds.get(name, (None, None))
+        bounds[name] = (own.min if own.min is not None else low, own.max or high)
+    options = bounds.pop("options", (2, 10))
     for name, (low, high) in bounds.items():
         value = item.get(name)
-        if value is not None and not low <= len(value) <= high:
+        if value is not None and not (low or 0) <= len(value) <= (high or len(value)):
             return f"[chars] {name}"
     choices = item.get("choices")
     if unit.format.type == "multiple_choice":
-        if choices is None or not 2 <= len(choices) <= 10:
+        if choices is None or not (options[0] or 0) <= len(choices) <= (options[1] or 26):
             return "[options]"
         if item["answer"] not in choices:
             return "[answer-options]"
@@ -208,12 +216,16 @@ def main() -> int:
             f"{ratio(caught, drops)}"
         )
     good = sum(k and label for k, label in zip(gate_keep, keep, strict=True))
-    precision = good / sum(gate_keep) if sum(gate_keep) else 0.0
-    recall = good / sum(keep) if sum(keep) else 0.0
+
+    def verdict(hits: int, total: int, goal: float) -> str:
+        if not total:
+            return "undefined: nothing to count"
+        return f"{hits / total:.1%}, {'met' if hits / total >= goal else 'not met'}"
+
     print(
         f"   goal: keep-precision >= {GOAL_PRECISION:.0%} "
-        f"({'met' if precision >= GOAL_PRECISION else 'not met'}), keep-recall >= "
-        f"{GOAL_RECALL:.0%} ({'met' if recall >= GOAL_RECALL else 'not met'})"
+        f"({verdict(good, sum(gate_keep), GOAL_PRECISION)}), keep-recall >= "
+        f"{GOAL_RECALL:.0%} ({verdict(good, sum(keep), GOAL_RECALL)})"
     )
     missed = Counter(
         tag
@@ -245,7 +257,54 @@ def main() -> int:
             f"{sum(voted_ok):>4} -> not a seed copy {sum(deduped):>4} "
             f"(labelled keep among them: {good})"
         )
+    seeds(plan)
     return 0
+
+
+def seeds(plan: Plan) -> None:
+    refused: Counter[str] = Counter()
+    refused_before: Counter[str] = Counter()
+    other_language = total = 0
+    for unit in plan.units:
+        if unit.seeds.fixture is None:
+            continue
+        rows = plan.fixtures[unit.seeds.fixture].rows
+        keep = compile_expr(unit.seeds.where) if unit.seeds.where else None
+        records = []
+        for row in rows:
+            if keep is None or keep(row):
+                record = normalize(row, unit.mapping, unit.format, unit.task, unit.subtask)
+                records.append({name: getattr(record, name) for name in FIELDS})
+        if not records:
+            continue
+        total += len(records)
+        items = [_as_item(unit, r) for r in records]
+        refused_before.update(r for r in (before(unit, item) for item in items) if r)
+        reasons = [reason for reason, _ in verdicts(plan, items)]
+        for reason in reasons:
+            if reason is None:
+                continue
+            if reason.startswith("[lang]") and unit.filters.language.source == "spec":
+                other_language += 1
+            else:
+                refused[code_of(reason)] += 1
+    print(f"\n4. the catalog's seeds ({total} seed records: each subtask's fixture rows)")
+    for name, counts in (("before", refused_before), ("now", refused)):
+        print(
+            f"   refused by the filters {name}: {sum(counts.values())}"
+            + "".join(f", {code} {n}" for code, n in counts.most_common())
+        )
+    print(
+        f"   and {other_language} rows of shared fixtures refused for their language in a "
+        "subtask of another language (right: they are not in it)"
+    )
+
+
+FIELDS = ("question", "context", "choices", "answer", "rationale")
+
+
+def _as_item(unit: Unit, record: dict[str, Any]) -> dict[str, Any]:
+    return {**record, "key": "seed", "unit": unit.id, "kind": "seed"}
 
 
 if __name__ == "__main__":
