@@ -198,10 +198,16 @@ def main() -> int:
     gate_keep = [f and p for f, p in zip(filters_keep, passes, strict=True)]
     before_keep = [before(plan.unit(item["unit"]), item) is None for item in items]
     before_gate = [b and p for b, p in zip(before_keep, passes, strict=True)]
+    unvoted_before = sum(b and v is None for b, v in zip(before_keep, votes, strict=True))
     print(
         f"\n2. the whole gate ({sum(copies)} items are near copies of a seed"
         + (f"; {unknown} without a vote count as refused)" if unknown else ")")
     )
+    if unvoted_before:
+        print(
+            f"   ({unvoted_before} items that pass the filters before have no vote: the runs "
+            "voted on what passed their filters, the filters now)"
+        )
     print(f"   {'':<30}{'kept':>5}   {'keep-precision':<18}{'keep-recall':<18}{'drop-recall':<18}")
     for name, kept in (
         ("filters before", before_keep),

@@ -619,7 +619,7 @@ def _filters(
     # Options written into the spec (`[entailment, neutral, contradiction]`) are class
     # labels, the same for every item (and in every language of a task): they are not
     # checked for their language, and a question may name them.
-    fixed_options = not isinstance(mapping.choices, str)
+    fixed_options = isinstance(mapping.choices, list)
     code, source = language
     checked = PlanLanguage(code=code, source=source)
     if f.language is not None and code is not None:
