@@ -11,7 +11,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
 .PHONY: setup browser run report-png test lint format typecheck golden schemas docs check \
         bench bench-compile bench-run bench-filters bench-engines clean \
-        test-numpy1 gpu-check
+        bench-quality bench-langid test-numpy1 gpu-check
 
 # lm-eval is a test dependency only for its task YAML files (the importer's tests read
 # the real files of this release); its own dependencies (torch, ...) are not needed.
@@ -113,7 +113,7 @@ docs: setup
 
 check: lint typecheck test
 
-bench: bench-compile bench-run bench-filters bench-engines
+bench: bench-compile bench-run bench-filters bench-engines bench-quality bench-langid
 
 # Validate and compile a catalog of about 700 subtasks, in process and as a fresh command.
 bench-compile: setup
@@ -128,6 +128,17 @@ bench-filters: setup
 # The OpenAI-compatible client beside the official client, and engine utilization.
 bench-engines: setup
 	$(BIN)/python bench/engines_bench.py
+
+# The quality gate against the hand-labelled audit set in bench/quality/: precision and
+# recall per check and for the whole gate, and the funnel before and after.
+bench-quality: setup
+	$(BIN)/python bench/quality_bench.py
+
+# Language identifiers on short texts in the catalog's languages (accuracy, speed); the
+# other libraries are installed for this target only (`langid-bench` extra).
+bench-langid: setup
+	$(PIP) install -q -e '.[dev,langid-bench]'
+	$(BIN)/python bench/langid_bench.py
 
 # The main job's selection through the runtime, then the same requests through
 # llama-cpp-python alone, in one process: the share of raw engine speed kept.

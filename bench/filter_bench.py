@@ -3,12 +3,14 @@ beside a plain Python loop doing the same work over the same data, in one run.
 
 1. Filters: a million synthetic multiple-choice rows (questions, options, answers,
    sometimes a passage), with a realistic share failing each check, run through the
-   plan's fused polars expression (`filters.reason_expression`, with the filters the
-   catalog's `arc` unit gets from `_defaults.yaml` and `_multiple_choice.yaml`) and
-   through a Python loop that implements the same checks, in the same order, with
-   `re`. Both must give every row the same reason (asserted). Timed: the polars
-   expression over a ready frame, the unit's whole path (`reject_reasons`: list of
-   dicts -> frame -> reasons), and the Python loop.
+   plan's fused polars expression (`filters.reason_expression`, with the structural
+   checks of the catalog's `arc` unit: character bounds, option count, answer among the
+   options, distinct options, `forbid`) and through a Python loop that implements the
+   same checks, in the same order, with `re`. Both must give every row the same reason
+   (asserted). Timed: the polars expression over a ready frame, the unit's whole path
+   (`reject_reasons`: list of dicts -> frame -> reasons), and the Python loop. Then the
+   unit's whole default gate (quality checks included: language identification and
+   repetition run per row) over the first `QUALITY_ROWS` rows, for its cost per item.
 2. Votes: 250,000 items with k = 4 sampled answers each (some abstaining, some tied),
    counted by `verify.tally` / `verify.vote_many` (one polars group-by, and in batches
    of 512 as the unit's micro-batcher sends them) beside a `collections.Counter` loop
@@ -29,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from taskseed.compiler.driver import compile_paths
-from taskseed.contract.plan import PlanFilters, PlanFormat
+from taskseed.contract.plan import PlanBounds, PlanFilters, PlanFormat
 from taskseed.contract.records import Verification
+from taskseed.runtime.degenerate import normalize
 from taskseed.runtime.filters import checks, reason_expression, reject_reasons
 from taskseed.runtime.filters import frame as filters_frame
 from taskseed.runtime.verify import Ballot, tally, vote_many
@@ -42,6 +45,15 @@ K = 4
 BATCH = 512
 REPEATS = 3
 SEED = 7
+QUALITY_ROWS = 20_000
+# Character bounds as the catalog's defaults had them before weighted lengths, so that
+# the structural comparison keeps its four bound checks.
+BOUNDS = {
+    "question": PlanBounds(min=12, max=6000),
+    "answer": PlanBounds(min=1, max=4000),
+    "context": PlanBounds(min=40, max=12000),
+    "options": PlanBounds(min=2, max=10),
+}
 
 WORDS = [
     "which",
@@ -177,12 +189,13 @@ def python_checks(filters: PlanFilters, fmt: PlanFormat) -> list[Check]:
 
     for name, bounds in filters.bounds.items():
         size = size_of(name)
-        what = "options" if name == "options" else f"characters in `{name}`"
+        what = "[options] options" if name == "options" else f"[chars] characters in `{name}`"
+        code, _, what = what.partition(" ")
         if bounds.min is not None:
             low = bounds.min
             out.append(
                 (
-                    f"fewer than {low} {what}",
+                    f"{code} fewer than {low} {what}",
                     lambda row, s=size, low=low: (n := s(row)) is None or n >= low,
                 )
             )
@@ -190,7 +203,7 @@ def python_checks(filters: PlanFilters, fmt: PlanFormat) -> list[Check]:
             high = bounds.max
             out.append(
                 (
-                    f"more than {high} {what}",
+                    f"{code} more than {high} {what}",
                     lambda row, s=size, high=high: (n := s(row)) is None or n <= high,
                 )
             )
@@ -198,7 +211,7 @@ def python_checks(filters: PlanFilters, fmt: PlanFormat) -> list[Check]:
         if filters.answer_in_options:
             out.append(
                 (
-                    "answer is not among the options",
+                    "[answer-options] answer is not among the options",
                     lambda row: row["choices"] is not None and row["answer"] in row["choices"],
                 )
             )
@@ -208,16 +221,23 @@ def python_checks(filters: PlanFilters, fmt: PlanFormat) -> list[Check]:
                 choices = row["choices"]
                 if choices is None:
                     return True
-                return len({c.lower().strip() for c in choices}) == len(choices)
+                return len({normalize(c) for c in choices}) == len(choices)
 
-            out.append(("options repeat each other", distinct))
+            out.append(("[duplicate-options] options repeat each other", distinct))
     for name, patterns in filters.require.items():
         for pattern in patterns:
-            out.append((f"`{name}` does not match {pattern!r}", matcher(name, pattern, True)))
+            out.append(
+                (f"[require] `{name}` does not match {pattern!r}", matcher(name, pattern, True))
+            )
     for name, patterns in filters.forbid.items():
         for pattern in patterns:
             found = matcher(name, pattern, False)
-            out.append((f"`{name}` matches forbidden {pattern!r}", lambda row, f=found: not f(row)))
+            out.append(
+                (
+                    f"[forbid] `{name}` matches forbidden {pattern!r}",
+                    lambda row, f=found: not f(row),
+                )
+            )
     return out
 
 
@@ -321,7 +341,14 @@ def main() -> int:
     result = compile_paths([REPO / "taskspecs/reasoning/arc.yaml"], root=REPO)
     assert result.plan is not None, [d.message for d in result.diagnostics]
     unit = result.plan.units[0]
-    filters, fmt = unit.filters, unit.format
+    fmt = unit.format
+    filters = PlanFilters(
+        bounds=BOUNDS,
+        answer_in_options=unit.filters.answer_in_options,
+        distinct_options=unit.filters.distinct_options,
+        require=unit.filters.require,
+        forbid=unit.filters.forbid,
+    )
     pairs = checks(filters, fmt)
     print(f"filter bench: {ROWS:,} rows, the filters of {unit.id} ({len(pairs)} checks):")
     for text, _ in pairs:
@@ -353,6 +380,15 @@ def main() -> int:
         f"ratio: fused expression {python_s / polars_s:.1f}x the Python loop; "
         f"reject_reasons, frame building included, {python_s / path_s:.1f}x"
     )
+
+    sample = rows[:QUALITY_ROWS]
+    gate_s, gated = best(lambda: reject_reasons(sample, unit.filters, fmt), repeats=1)
+    refused = Counter(r.split("]")[0] + "]" for r in gated if r is not None)
+    print(
+        f"the unit's whole default gate ({len(checks(unit.filters, fmt))} checks, language "
+        f"and repetition included) {rate(len(sample), gate_s)}"
+    )
+    print(f"  refused by code: {dict(sorted(refused.items()))}")
 
     ballots, answers = make_ballots(ITEMS)
     votes = ITEMS * K

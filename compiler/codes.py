@@ -411,6 +411,24 @@ other URLs and `..` would let a spec read files from the machine that runs it.
 """,
         ),
         CodeInfo(
+            "TS430",
+            "unknown-language",
+            E,
+            "The subtask's `language` names no language the language filter knows.",
+            """
+`language` takes an ISO 639 code or an English name of one of the 142 languages the
+identifier (py3langid) knows (`ko`, `Korean`, `nb`, `Norwegian`), `auto` (the default:
+detected from the fixture rows when the plan is compiled) or `none` (no language checks,
+for tasks whose items mix languages by design, such as translation):
+
+    language: ko
+    subtasks:
+      matrix: {lang: [de, fr]}
+      name: "${lang}"
+      with: {language: "${lang}"}
+""",
+        ),
+        CodeInfo(
             "TS500",
             "template-syntax",
             E,

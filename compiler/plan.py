@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -43,6 +45,7 @@ from taskseed.compiler.templates import (
     TemplateOrigin,
     record_fields,
 )
+from taskseed.contract.language import AUTO, OFF, detect_language, language_code
 from taskseed.contract.mapping import MappingError, compile_expr, normalize
 from taskseed.contract.plan import (
     Plan,
@@ -55,8 +58,11 @@ from taskseed.contract.plan import (
     PlanFilters,
     PlanFixture,
     PlanFormat,
+    PlanLanguage,
+    PlanLengthBounds,
     PlanMapping,
     PlanPrompt,
+    PlanRepetition,
     PlanSampling,
     PlanSeeds,
     PlanSource,
@@ -65,6 +71,7 @@ from taskseed.contract.plan import (
     PlanVerify,
     Unit,
 )
+from taskseed.contract.records import SeedRecord
 from taskseed.contract.version import VERSION
 
 EXTRACTORS = {
@@ -80,6 +87,12 @@ BOUNDED_FIELDS = {
     "context_chars": "context",
     "rationale_chars": "rationale",
     "options": "options",
+}
+LENGTH_FIELDS = {
+    "question_length": "question",
+    "answer_length": "answer",
+    "context_length": "context",
+    "rationale_length": "rationale",
 }
 
 
@@ -101,7 +114,8 @@ class PlanBuilder:
     templates: dict[str, PlanTemplate] = field(default_factory=dict)
     fixtures: dict[str, PlanFixture] = field(default_factory=dict)
     _fixture_ids: dict[int, str] = field(default_factory=dict)
-    _normalized: set[tuple[str, str]] = field(default_factory=set)
+    _normalized: dict[tuple[str, str], list[SeedRecord]] = field(default_factory=dict)
+    _languages: dict[tuple[str, str], str | None] = field(default_factory=dict)
     # Fixture rows each (`seeds.where`, fixture) keeps; a unit that keeps none is warned.
     _kept: dict[tuple[str | None, str], int] = field(default_factory=dict)
     _sources_checked: dict[int, Node] = field(default_factory=dict)
@@ -171,12 +185,15 @@ class PlanBuilder:
         if len(self.diagnostics.errors) > before:
             return None
         fixture_id = None
+        key: tuple[str, str] | None = None
+        language = self.language(spec, None, None, mapping, fmt, resolved)
         if fixture is not None:
             fixture_id = self.register_fixture(fixture)
-            self.check_fixture_rows(
+            key = self.check_fixture_rows(
                 fixture, fixture_id, mapping, fmt, spec.seeds.where, resolved, tree, notes
             )
             self.check_fixture_kept(fixture, fixture_id, spec.seeds.where, resolved, tree, notes)
+            language = self.language(spec, key, fixture, mapping, fmt, resolved)
         if len(self.diagnostics.errors) > before:
             return None
         unit = Unit(
@@ -200,7 +217,7 @@ class PlanBuilder:
             format=fmt,
             steps=steps,
             verify=verify,
-            filters=_filters(spec),
+            filters=_filters(spec, mapping, language, self.seed_facts(key)),
             dedup=_dedup(spec),
             decontaminate=self.decontaminate(spec, tree, resolved.subtask),
         )
@@ -453,14 +470,16 @@ class PlanBuilder:
         resolved: ResolvedUnit,
         tree: MapNode,
         notes: tuple[str, ...],
-    ) -> None:
+    ) -> tuple[str, str]:
         """Run the fixture rows this unit keeps (`seeds.where`) through its mapping,
-        once per distinct mapping, as the runtime will."""
+        once per distinct mapping, as the runtime will. Returns the key under which the
+        records are kept (`_normalized`)."""
         encoded = msgspec.json.encode([mapping, fmt, where], order="deterministic")
         key = (content_id(encoded), fixture_id)
         if key in self._normalized:
-            return
-        self._normalized.add(key)
+            return key
+        records: list[SeedRecord] = []
+        self._normalized[key] = records
         failures: dict[str, list[tuple[int, MappingError]]] = {}
         keep = compile_expr(where) if where else None
         kept = 0
@@ -475,7 +494,7 @@ class PlanBuilder:
                     continue
             kept += 1
             try:
-                normalize(row, mapping, fmt, resolved.task, resolved.subtask)
+                records.append(normalize(row, mapping, fmt, resolved.task, resolved.subtask))
             except MappingError as exc:
                 failures.setdefault(exc.field, []).append((line, exc))
         self._kept[(where, fixture_id)] = kept  # for check_fixture_kept
@@ -494,6 +513,49 @@ class PlanBuilder:
                 node.span if node is not None else tree.span,
                 notes=[*notes, *more],
             )
+        return key
+
+    def language(
+        self,
+        spec: TaskSpec,
+        key: tuple[str, str] | None,
+        fixture: Fixture | None,
+        mapping: PlanMapping,
+        fmt: PlanFormat,
+        resolved: ResolvedUnit,
+    ) -> tuple[str | None, Literal["spec", "fixtures"] | None]:
+        """The subtask's language and where it came from: the spec, or its fixture rows
+        (the seed records' questions and contexts, read together once per distinct
+        fixture and mapping; all the fixture's rows that map when `seeds.where` keeps
+        none). `rules.py` has reported a value that names no language."""
+        value = spec.language.strip().lower()
+        if value in OFF:
+            return None, None
+        if value != AUTO:
+            return language_code(value), "spec"
+        if key is None or fixture is None or spec.filters.language is None:
+            return None, None  # detected only where a language check needs it
+        if key not in self._languages:
+            records = self._normalized.get(key) or _every_record(fixture, mapping, fmt, resolved)
+            texts = [
+                text for record in records for text in (record.question, record.context) if text
+            ]
+            guess = detect_language(texts)
+            self._languages[key] = guess.code if guess is not None else None
+        code = self._languages[key]
+        return code, "fixtures" if code is not None else None
+
+    def seed_facts(self, key: tuple[str, str] | None) -> SeedFacts:
+        """What every seed the unit keeps has in common, for the filters that follow
+        the seeds' form; nothing is known without seeds."""
+        records = self._normalized.get(key, []) if key is not None else []
+        with_context = [r for r in records if r.context]
+        return SeedFacts(
+            ask=bool(records) and all(QUESTION_MARK.search(r.question) for r in records),
+            answers_in_context=bool(with_context)
+            and len(with_context) == len(records)
+            and all(_folded(r.answer) in _folded(r.context or "") for r in with_context),
+        )
 
     def finish(self, units: list[Unit]) -> Plan:
         units = sorted(units, key=lambda u: u.id)
@@ -516,6 +578,38 @@ class PlanBuilder:
             templates={k: self.templates[k] for k in sorted(used_templates)},
             fixtures={k: self.fixtures[k] for k in sorted(used_fixtures)},
         )
+
+
+QUESTION_MARK = re.compile("[?\uff1f\u061f\u055e\u037e;]")  # ?, ？, ؟, ՞, ;, ;
+
+
+def _folded(text: str) -> str:
+    """Lower case, punctuation out, spaces collapsed: as `runtime/degenerate.normalized`
+    folds texts before the filter looks for an answer in its context."""
+    kept = "".join(" " if unicodedata.category(c)[0] in "PS" else c for c in text.lower())
+    return " ".join(_ARTICLES.sub(" ", kept).split())
+
+
+_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+
+
+@dataclass(frozen=True)
+class SeedFacts:
+    ask: bool  # every seed question has a question mark
+    answers_in_context: bool  # every seed has a context that holds its answer
+
+
+def _every_record(
+    fixture: Fixture, mapping: PlanMapping, fmt: PlanFormat, resolved: ResolvedUnit
+) -> list[SeedRecord]:
+    """The fixture's rows that map, whatever `seeds.where` keeps."""
+    records = []
+    for row in fixture.rows:
+        try:
+            records.append(normalize(row, mapping, fmt, resolved.task, resolved.subtask))
+        except MappingError:
+            continue
+    return records
 
 
 def resolved_dir(tree: MapNode) -> Path:
@@ -570,23 +664,75 @@ def _sampling(spec: SamplingSpec | None) -> PlanSampling:
     )
 
 
-def _filters(spec: TaskSpec) -> PlanFilters:
+def _filters(
+    spec: TaskSpec,
+    mapping: PlanMapping,
+    language: tuple[str | None, Literal["spec", "fixtures"] | None],
+    seeds: SeedFacts,
+) -> PlanFilters:
     f = spec.filters
     bounds = {}
     for name, target in BOUNDED_FIELDS.items():
         value = getattr(f, name)
         if value is not None:
             bounds[target] = PlanBounds(min=value.min, max=value.max)
+    lengths = {}
+    for name, target in LENGTH_FIELDS.items():
+        length = getattr(f, name)
+        if length is not None:
+            lengths[target] = PlanLengthBounds(min=length.min, max=length.max)
 
     def patterns(table: dict[str, str | list[str]]) -> dict[str, list[str]]:
         return {k: [v] if isinstance(v, str) else list(v) for k, v in sorted(table.items())}
 
+    # Options written into the spec (`[entailment, neutral, contradiction]`) are class
+    # labels, the same for every item (and in every language of a task): they are not
+    # checked for their language, and a question may name them.
+    fixed_options = isinstance(mapping.choices, list)
+    code, source = language
+    checked = PlanLanguage(code=code, source=source)
+    if f.language is not None and code is not None:
+        fields: list[str] = list(f.language.fields)
+        if fixed_options:
+            fields = [name for name in fields if name != "choices"]
+        checked = PlanLanguage(
+            code=code,
+            source=source,
+            fields=fields,
+            min_length=f.language.min_length,
+            min_script_share=f.language.min_script_share,
+            min_share=f.language.min_share,
+            min_confidence=f.language.min_confidence,
+        )
+    repetition = PlanRepetition()
+    if f.repetition is not None:
+        r = f.repetition
+        repetition = PlanRepetition(
+            fields=list(r.fields),
+            min_words=r.min_words,
+            duplicate_lines=r.duplicate_lines,
+            duplicate_line_chars=r.duplicate_line_chars,
+            top_ngrams=list(r.top_ngrams),
+            duplicate_ngrams=list(r.duplicate_ngrams),
+        )
     return PlanFilters(
         bounds=bounds,
+        lengths=lengths,
         answer_in_options=f.answer_in_options,
         distinct_options=f.distinct_options,
+        label_options=f.label_options,
+        labelled_options=f.labelled_options,
+        placeholders=f.placeholders,
+        repeats_question=f.repeats_question,
+        answer_in_question=f.answer_in_question and not fixed_options,
+        context_repeats_question=f.context_repeats_question,
+        fragments=f.fragments,
+        question_mark=f.question_mark and seeds.ask,
+        answer_in_context=f.answer_in_context and seeds.answers_in_context,
         require=patterns({str(k): v for k, v in f.require.items()}),
         forbid=patterns({str(k): v for k, v in f.forbid.items()}),
+        language=checked,
+        repetition=repetition,
     )
 
 

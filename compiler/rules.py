@@ -20,7 +20,9 @@ from taskseed.compiler.spec import (
     MultipleChoiceFormat,
     TaskSpec,
 )
+from taskseed.contract.language import AUTO, OFF, known_spellings, language_code
 from taskseed.contract.splits import is_training_name, split_name
+from taskseed.contract.suggest import closest
 
 # `data_files` patterns name files inside the dataset repository, or on the Hub.
 _HUB_URL = "hf://datasets/"
@@ -69,6 +71,7 @@ class UnitRules:
         self.kinds(spec)
         self.filters(spec)
         self.numbers(spec)
+        self.language(spec)
 
     def seeds(self, spec: TaskSpec) -> None:
         seeds = spec.seeds
@@ -323,6 +326,10 @@ class UnitRules:
             "answer_chars",
             "context_chars",
             "rationale_chars",
+            "question_length",
+            "answer_length",
+            "context_length",
+            "rationale_length",
             "options",
         ):
             bounds = getattr(spec.filters, name)
@@ -337,6 +344,18 @@ class UnitRules:
                     f"`filters.{name}.min` is above `max`",
                     ("filters", name, "min"),
                 )
+
+    def language(self, spec: TaskSpec) -> None:
+        value = spec.language.strip().lower()
+        if value in (AUTO, *OFF) or language_code(value) is not None:
+            return
+        guess = closest(value, known_spellings())
+        self.error(
+            "TS430",
+            f"`{spec.language}` is not a language the language filter knows",
+            ("language",),
+            f"did you mean `{guess}`?" if guess else "a code or English name, `auto` or `none`",
+        )
 
 
 def _outside_repository(pattern: str) -> str | None:

@@ -256,6 +256,77 @@ class Bounds(Strict, kw_only=True):
     max: Count | None = None
 
 
+class LengthBounds(Strict, kw_only=True):
+    min: Annotated[float, Meta(ge=0)] | None = None
+    max: Annotated[float, Meta(ge=0)] | None = None
+
+
+TextField = Literal["question", "context", "answer", "rationale", "choices"]
+Share = Annotated[float, Meta(ge=0, le=1)]
+
+
+class LanguageFilterSpec(Strict, kw_only=True):
+    """Generated text must be in the subtask's `language` (see docs/quality.md)."""
+
+    fields: Annotated[
+        list[TextField],
+        Meta(description="Fields to check; options are read together as one text."),
+    ] = field(default_factory=lambda: ["question", "context", "rationale", "choices"])
+    min_length: Annotated[
+        float,
+        Meta(
+            ge=0,
+            description="Texts with less evidence than this (weighted characters, once "
+            "code, formulas, numbers, quoted names and punctuation are taken out) pass.",
+        ),
+    ] = 20.0
+    min_script_share: Annotated[
+        Share,
+        Meta(description="A text is refused when less of it is in its language's script."),
+    ] = 0.3
+    min_share: Annotated[
+        Share,
+        Meta(description="A text passes while the identifier gives its language this much."),
+    ] = 0.1
+    min_confidence: Annotated[
+        Share,
+        Meta(description="A text is refused only when another language is this likely."),
+    ] = 0.5
+
+
+class RepetitionSpec(Strict, kw_only=True):
+    """Gopher-style repetition checks (Rae et al. 2021) on longer generated texts."""
+
+    fields: list[TextField] = field(default_factory=lambda: ["question", "context", "rationale"])
+    min_words: Annotated[
+        int,
+        Meta(
+            ge=1, description="N-grams are counted in texts of this many words (CJK: characters)."
+        ),
+    ] = 50
+    duplicate_lines: Annotated[
+        Share | None,
+        Meta(description="Most share of lines and sentences that repeat an earlier one."),
+    ] = 0.3
+    duplicate_line_chars: Annotated[
+        Share | None, Meta(description="Most share of characters in repeated lines.")
+    ] = 0.2
+    top_ngrams: Annotated[
+        list[Share],
+        Meta(
+            description="For n = 2, 3, 4, ...: the most share of characters that the most "
+            "frequent word n-gram may cover."
+        ),
+    ] = field(default_factory=lambda: [0.2, 0.18, 0.16])
+    duplicate_ngrams: Annotated[
+        list[Share],
+        Meta(
+            description="For n = 5, 6, 7, ...: the most share of characters in word "
+            "n-grams that occur more than once."
+        ),
+    ] = field(default_factory=lambda: [0.15, 0.14, 0.13, 0.12, 0.11, 0.1])
+
+
 class FiltersSpec(Strict, kw_only=True):
     """Schema and format checks applied to every generated item."""
 
@@ -263,9 +334,59 @@ class FiltersSpec(Strict, kw_only=True):
     answer_chars: Bounds | None = None
     context_chars: Bounds | None = None
     rationale_chars: Bounds | None = None
+    question_length: Annotated[
+        LengthBounds | None,
+        Meta(description="Length in weighted characters: Han 3, kana 2, Hangul 2.5, others 1."),
+    ] = None
+    answer_length: LengthBounds | None = None
+    context_length: LengthBounds | None = None
+    rationale_length: LengthBounds | None = None
     options: Annotated[Bounds | None, Meta(description="Number of options.")] = None
     answer_in_options: bool = True
     distinct_options: bool = True
+    label_options: Annotated[
+        bool, Meta(description="Refuse options that are bare labels (`E`, `(b)`, `Option C`).")
+    ] = False
+    labelled_options: Annotated[
+        bool, Meta(description="Refuse options with their labels written in (`A. 현금`).")
+    ] = False
+    placeholders: Annotated[
+        bool,
+        Meta(description="Refuse placeholders (`...`, `<answer>`, `[insert question]`)."),
+    ] = False
+    repeats_question: Annotated[
+        bool, Meta(description="Refuse an option or an answer that repeats the question.")
+    ] = False
+    answer_in_question: Annotated[
+        bool,
+        Meta(description="Refuse a multiple-choice question that spells out its answer."),
+    ] = False
+    context_repeats_question: Annotated[
+        bool, Meta(description="Refuse a context that is (nearly) the question again.")
+    ] = False
+    fragments: Annotated[
+        bool,
+        Meta(description="Refuse a question that is no question (`The correct answer is`)."),
+    ] = False
+    question_mark: Annotated[
+        bool,
+        Meta(
+            description="When every fixture seed of the subtask asks with a question mark, "
+            "refuse a question without one."
+        ),
+    ] = False
+    answer_in_context: Annotated[
+        bool,
+        Meta(
+            description="When every fixture seed's answer is found in its context "
+            "(extractive QA), refuse an answer that is not."
+        ),
+    ] = False
+    language: Annotated[
+        LanguageFilterSpec | None,
+        Meta(description="Refuse text that is not in the subtask's `language`."),
+    ] = None
+    repetition: RepetitionSpec | None = None
     require: Annotated[
         dict[RecordField, str | list[str]],
         Meta(description="Regular expressions a field must match."),
@@ -368,11 +489,21 @@ class OutputSpec(Strict, kw_only=True):
     family: Literal["multiple_choice", "generative"] | None = None
 
 
+LanguageField = Annotated[
+    str,
+    Meta(
+        description="The language of the subtask's text: a code or English name (`ko`, "
+        "`Korean`); `auto` detects it from the fixture rows; `none` turns language checks off."
+    ),
+]
+
+
 class SubtaskOverrides(Strict, kw_only=True):
     """Fields a subtask may override; mappings deep-merge, lists replace."""
 
     title: str | None = None
     description: str | None = None
+    language: LanguageField | None = None
     tags: list[str] | None = None
     vars: dict[str, Scalar] | None = None
     source: SourceSpec | None = None
@@ -418,6 +549,7 @@ class TaskSpec(Strict, kw_only=True):
         Meta(description="Where an importer took this spec from (`taskseed import`)."),
     ] = None
     description: str | None = None
+    language: LanguageField = "auto"
     tags: list[str] = field(default_factory=list)
     vars: dict[str, Scalar] = field(default_factory=dict)
     source: SourceSpec

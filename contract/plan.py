@@ -116,12 +116,52 @@ class PlanBounds(Base, kw_only=True):
     max: int | None = None
 
 
+class PlanLengthBounds(Base, kw_only=True):
+    min: float | None = None
+    max: float | None = None
+
+
+class PlanLanguage(Base, kw_only=True):
+    """The subtask's language and how the language filter checks it."""
+
+    code: str | None = None  # the identifier's code (`ko`); None: unknown or off
+    source: Literal["spec", "fixtures"] | None = None  # where `code` came from
+    fields: list[str] = msgspec.field(default_factory=list)  # empty: not checked
+    min_length: float = 20.0
+    min_script_share: float = 0.3
+    min_share: float = 0.1
+    min_confidence: float = 0.5
+
+
+class PlanRepetition(Base, kw_only=True):
+    fields: list[str] = msgspec.field(default_factory=list)  # empty: not checked
+    min_words: int = 50
+    duplicate_lines: float | None = None
+    duplicate_line_chars: float | None = None
+    top_ngrams: list[float] = msgspec.field(default_factory=list)  # n = 2, 3, ...
+    duplicate_ngrams: list[float] = msgspec.field(default_factory=list)  # n = 5, 6, ...
+
+
 class PlanFilters(Base, kw_only=True):
-    bounds: dict[str, PlanBounds] = msgspec.field(default_factory=dict)
+    bounds: dict[str, PlanBounds] = msgspec.field(default_factory=dict)  # characters
+    lengths: dict[str, PlanLengthBounds] = msgspec.field(default_factory=dict)  # weighted
     answer_in_options: bool = True
     distinct_options: bool = True
+    label_options: bool = False
+    labelled_options: bool = False
+    placeholders: bool = False
+    repeats_question: bool = False
+    answer_in_question: bool = False
+    context_repeats_question: bool = False
+    fragments: bool = False
+    # Resolved from the spec's flags and the fixture seeds (they all ask with a question
+    # mark; their answers are all in their contexts).
+    question_mark: bool = False
+    answer_in_context: bool = False
     require: dict[str, list[str]] = msgspec.field(default_factory=dict)
     forbid: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    language: PlanLanguage = msgspec.field(default_factory=PlanLanguage)
+    repetition: PlanRepetition = msgspec.field(default_factory=PlanRepetition)
 
 
 class PlanDedup(Base, kw_only=True):

@@ -7,14 +7,21 @@
   signs, trailing units (`12 apples`, `3.5 km`), fractions and mixed numbers (`3/4`,
   `1 1/2`), scientific notation (`1.5e3`) and LaTeX (`\\frac{3}{4}`, `\\boxed{}`,
   `3 \\times 10^{5}`, `\\sqrt{2}`) are reduced to one canonical number and compared
-  with the format's tolerance. Plain answers take a fast regex path; anything with
+  with the format's tolerance. A decimal comma (`3,5`, `0,125`: a comma before one or
+  two digits, or after a lone zero) is a decimal point, a space between digit groups
+  (`1 200`) a thousands separator, and an English number in words (`twelve`,
+  `twenty-one`) a number. Plain answers take a fast regex path; anything with
   LaTeX left in it is parsed by math-verify (its `parse`, which uses sympy), and when
   that finds no number the regex parser has the last word. A percent sign is a unit
   like any other: `75%` is 75, not 0.75 (GSM8K-style answers state percentages as bare
   numbers, and a vote must not split between `75` and `75%`). An equation states its
   right-hand side (`2 + 3 = 5` is 5, `x = 5` is 5);
-- short answers: SQuAD-style normalisation (case, punctuation, articles, spaces),
-  with the seed's aliases accepted;
+- short answers (`short_answer_key`): width and accents folded (`ＡＢＣ`, `Pelé`), then
+  a leading number with its unit compared as number and unit symbol (`240km`, `240 km`,
+  `240 kilometres` and `240 Kilometers` are all `240 km`; `$5` and `5 dollars` are
+  `5 $`; `twelve apples` is `12 apples`, `1,200 m` is `1200 m`), and anything else
+  SQuAD-style (case, punctuation, articles, spaces); the seed's aliases are accepted.
+  The unit table and number words are in `units.py`;
 - code answers are checked by running their tests (`code_check.py`), free-form
   answers are not verified: neither has an extractor here.
 
@@ -31,6 +38,7 @@ from __future__ import annotations
 import logging
 import re
 import string
+import unicodedata
 from collections.abc import Sequence
 from fractions import Fraction
 from functools import lru_cache
@@ -38,6 +46,7 @@ from typing import Any
 
 from taskseed.contract.jinja_env import boxed, option_labels
 from taskseed.contract.plan import PlanFormat
+from taskseed.runtime.units import number_words, unit_symbol
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
@@ -57,7 +66,9 @@ _NUMBER = re.compile(
     r"|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?:/\d+(?:\.\d+)?)?"  # 12, 1.5e3, 3/4
     r"|\.\d+)"  # .5
 )
-_THOUSANDS = re.compile(r"(?<=\d)(?:,|\{,\}|\\,|\\!|[\u2009\u202f\u00a0'])(?=\d{3}(?!\d))")
+_THOUSANDS = re.compile(r"(?<=\d)(?:,|\{,\}|\\,|\\!|[ \u2009\u202f\u00a0'])(?=\d{3}(?!\d))")
+# A decimal comma: before one or two digits (`3,5`, `12,75`), or after a lone zero (`0,125`).
+_DECIMAL_COMMA = re.compile(r"(?<![\d,.])(\d+),(\d{1,2})(?![\d,])|(?<![\d,.])0,(\d+)(?![\d,])")
 _SIMPLE_FRAC = re.compile(
     r"\\[dt]?frac\s*\{\s*(-?\d+(?:\.\d+)?)\s*\}\s*\{\s*(-?\d+(?:\.\d+)?)\s*\}"
     r"|\\[dt]?frac\s*(\d)\s*(\d)"
@@ -131,6 +142,7 @@ def _parse_number(text: str) -> Fraction | None:
     for symbol, latex in _UNICODE_MATH.items():
         candidate = candidate.replace(symbol, latex)
     candidate = _CURRENCY.sub("", candidate).replace("−", "-")
+    candidate = _DECIMAL_COMMA.sub(_decimal_point, candidate)
     candidate = _THOUSANDS.sub("", candidate)
     candidate = _SIMPLE_FRAC.sub(_plain_fraction, candidate)
     candidate = _TEXT_MACRO.sub(r" \1", candidate).strip()
@@ -141,6 +153,12 @@ def _parse_number(text: str) -> Fraction | None:
         if value is not None:
             return value
     return _plain_number(candidate)
+
+
+def _decimal_point(match: re.Match[str]) -> str:
+    if match.group(3) is not None:
+        return f"0.{match.group(3)}"
+    return f"{match.group(1)}.{match.group(2)}"
 
 
 def _plain_fraction(match: re.Match[str]) -> str:
@@ -154,7 +172,10 @@ def _plain_number(candidate: str) -> Fraction | None:
     """The regex parser: the first number, or the last one after an `=`."""
     matches = _NUMBER.findall(candidate)
     if not matches:
-        return None
+        words = _leading_number_words(candidate)  # `twelve`, `twenty-one apples`
+        if words is None or len(words[1].split()) > 1:
+            return None
+        return Fraction(words[0])
     token = matches[-1] if len(matches) > 1 and "=" in candidate else matches[0]
     try:
         if " " in token.strip():  # a mixed number
@@ -242,6 +263,78 @@ def number_key(value: Fraction) -> str:
     return f"{float(value):.9g}"
 
 
+def _leading_number_words(text: str) -> tuple[int, str] | None:
+    """An English number in words at the start of the text, and the rest of it."""
+    tokens = text.split()
+    for end in range(len(tokens), 0, -1):
+        value = number_words(" ".join(tokens[:end]))
+        if value is not None:
+            return value, " ".join(tokens[end:])
+    return None
+
+
+# ---------------------------------------------------------------- short answers
+
+_LEADING_NUMBER = re.compile(
+    r"^(?P<currency>[$€£¥₹₩])?\s*(?P<number>[-+]?\d(?:[\d,' \u00a0\u2009\u202f]*\d)?(?:[.,]\d+)?"
+    r"(?:\s*/\s*\d+)?)(?![\d.,]*\d)\s*(?P<rest>.*)$",
+    re.DOTALL,
+)
+
+
+def fold_accents(text: str) -> str:
+    """Accents taken off Latin letters (`Pelé` -> `Pele`); other scripts are left as they
+    are (their marks are letters' parts, as in Devanagari or Hangul)."""
+    if any(c.isalpha() and ord(c) >= 0x250 for c in text):
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    return unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    )
+
+
+def short_answer_key(text: str, *, case_sensitive: bool = False) -> str:
+    """The canonical form of a short answer (see the module doc); '' for none."""
+    text = " ".join(unicodedata.normalize("NFKC", text).split())
+    if case_sensitive:
+        match = _LEADING_NUMBER.match(text)
+        if match and match["rest"] and not match["currency"]:
+            return f"{match['number']} {match['rest']}"  # `240km` and `240 km` are one
+        return text
+    text = fold_accents(text).replace("° ", "°")
+    quantity = _quantity(text)
+    if quantity is not None:
+        return quantity
+    return normalize_text(text)
+
+
+def _quantity(text: str) -> str | None:
+    """`<number> <unit or words>` in canonical form, when the text starts with a number
+    (in digits after an optional currency sign, or in English words)."""
+    match = _LEADING_NUMBER.match(text)
+    if match:
+        value = parse_number(match["number"])
+        rest = match["rest"].strip()
+        unit = match["currency"]
+        if unit and rest:
+            return None  # `$5 each`: not a plain amount
+    else:
+        words = _leading_number_words(text)
+        if words is None:
+            return None
+        value, rest = Fraction(words[0]), words[1]
+        unit = None
+    if value is None:
+        return None
+    number = number_key(value)
+    if unit is None and rest:
+        unit = unit_symbol(rest.rstrip("."))
+        if unit is None:
+            words_left = normalize_text(rest)
+            return f"{number} {words_left}" if words_left else number
+    return f"{number} {unit}" if unit else number
+
+
 def answer_key(answer: str, fmt: PlanFormat, choices: list[str] | None) -> str | None:
     """The canonical form of an answer for voting, or None when nothing can be extracted."""
     if fmt.type == "multiple_choice":
@@ -253,8 +346,7 @@ def answer_key(answer: str, fmt: PlanFormat, choices: list[str] | None) -> str |
         value = parse_number(answer)
         return None if value is None else number_key(value)
     if fmt.type == "short_answer":
-        key = answer.strip() if fmt.case_sensitive else normalize_text(answer)
-        return key or None
+        return short_answer_key(answer, case_sensitive=fmt.case_sensitive) or None
     return None
 
 

@@ -196,3 +196,77 @@ def test_option_text_is_the_semantic_answer() -> None:
 )
 def test_short_answers_squad_normalised(key: str, answer: str, same: bool) -> None:
     assert same_answer(answer_key(key, SHORT, None) or "", answer, SHORT, None) is same
+
+
+@pytest.mark.parametrize(
+    ("forms", "key"),
+    [
+        # unit spacing and spelling
+        (["240km", "240 km", "240 kilometres", "240 Kilometers", "240 kms", "240 KM."], "240 km"),
+        (["3.5 h", "3.5 hours", "3.5hrs", "3.50 hours"], "3.5 h"),
+        (["100 °C", "100°C", "100 ° C", "100 degrees Celsius", "100 ℃"], "100 °c"),
+        (["50%", "50 %", "50 percent", "50 per cent"], "50 %"),
+        (["12 m²", "12 m2", "12 square metres", "12 sq m"], "12 m²"),
+        (["60 km/h", "60 kph", "60 kilometres per hour"], "60 km/h"),
+        # currency before or after the number
+        (["$5", "5 dollars", "5 USD", "$ 5"], "5 $"),
+        (["€12.50", "12.5 euros"], "12.5 €"),
+        # number formats
+        (["1,200 m", "1200 metres", "1 200 m", "1200.0 m"], "1200 m"),
+        (["twelve apples", "12 apples", "12 Apples"], "12 apples"),
+        (["twenty-one", "21", "21.0"], "21"),
+        (["three hundred and five", "305"], "305"),
+        (["3,5 kg", "3.5 kg"], "3.5 kg"),
+        # width and accents
+        (["２４０ｋｍ", "240 km"], "240 km"),
+        (["Pelé", "pele", "PELE"], "pele"),
+        (["São Paulo", "Sao Paulo"], "sao paulo"),
+    ],
+)
+def test_short_answers_equal_across_units_and_number_formats(forms: list[str], key: str) -> None:
+    keys = {answer_key(form, SHORT, None) for form in forms}
+    assert keys == {key}, keys
+    for form in forms:
+        assert same_answer(answer_key(form, SHORT, None) or "", forms[0], SHORT, None)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("240 km", "240 m"),  # another unit
+        ("240 km", "24 km"),
+        ("$5", "5 euros"),
+        ("the 1990s", "1990"),
+        ("one of them", "1"),
+        ("서울", "부산"),
+        ("हिन्दी", "हिन्द"),  # marks of other scripts are kept
+    ],
+)
+def test_short_answers_that_stay_apart(a: str, b: str) -> None:
+    assert answer_key(a, SHORT, None) != answer_key(b, SHORT, None)
+
+
+def test_case_sensitive_short_answers_keep_case_but_not_unit_spacing() -> None:
+    exact = PlanFormat(type="short_answer", case_sensitive=True)
+    assert answer_key("240km", exact, None) == answer_key("240 km", exact, None) == "240 km"
+    assert answer_key("CO", exact, None) != answer_key("Co", exact, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1 200", 1200),
+        ("12 345 678", 12345678),
+        ("3,5", Fraction(7, 2)),
+        ("0,125", Fraction(1, 8)),
+        ("12,75 €", Fraction(51, 4)),
+        ("1,234", 1234),  # three digits after the comma: thousands
+        ("twelve", 12),
+        ("twenty-one apples", 21),
+        ("one of them", None),
+        ("240km", 240),
+        ("240 kilometres", 240),
+    ],
+)
+def test_numeric_answers_in_other_formats(text: str, value: Fraction | int | None) -> None:
+    assert parse_number(text) == value

@@ -43,15 +43,15 @@ def test_reasons_in_order() -> None:
     ]
     assert reject_reasons(rows, FILTERS, MC) == [
         None,
-        "fewer than 5 characters in `question`",
-        "more than 40 characters in `question`",
-        "fewer than 3 options",
-        "answer is not among the options",
-        "options repeat each other",
-        "`question` matches forbidden '(?i)as an ai'",
-        "`choices` matches forbidden '(?i)^none of'",
-        "`answer` does not match '^\\\\w'",
-        "fewer than 10 characters in `context`",
+        "[chars] fewer than 5 characters in `question`",
+        "[chars] more than 40 characters in `question`",
+        "[options] fewer than 3 options",
+        "[answer-options] answer is not among the options",
+        "[duplicate-options] options repeat each other",
+        "[forbid] `question` matches forbidden '(?i)as an ai'",
+        "[forbid] `choices` matches forbidden '(?i)^none of'",
+        "[require] `answer` does not match '^\\\\w'",
+        "[chars] fewer than 10 characters in `context`",
         None,
     ]
 

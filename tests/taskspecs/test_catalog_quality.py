@@ -9,6 +9,7 @@ from collections import defaultdict
 from functools import cache
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from taskseed.compiler.driver import compile_paths
@@ -16,6 +17,7 @@ from taskseed.contract.mapping import compile_expr, normalize
 from taskseed.contract.plan import Plan, Unit
 from taskseed.contract.splits import is_training_name, split_name
 from taskseed.runtime.answers import parse_number
+from taskseed.runtime.filters import reject_reasons
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -138,3 +140,48 @@ def test_catalog_size() -> None:
     assert sum(subtasks.values()) >= 650
     assert min(len(f) for f in families.values()) >= 30
     assert min(subtasks.values()) >= 250
+
+
+def test_every_seed_passes_its_subtasks_quality_filters() -> None:
+    """The default checks fit every subtask: its own seeds (real items, written in the
+    dataset's format) pass them. The language check is left out where the spec names
+    the language: a matrix of languages shares one fixture file, whose rows are in
+    whatever language they were written in."""
+    failures = []
+    for unit in units():
+        records = [
+            msgspec.structs.asdict(
+                normalize(row, unit.mapping, unit.format, unit.task, unit.subtask)
+            )
+            for row in kept_rows(unit)
+        ]
+        for record, reason in zip(
+            records, reject_reasons(records, unit.filters, unit.format), strict=True
+        ):
+            if reason is None:
+                continue
+            if reason.startswith("[lang]") and unit.filters.language.source == "spec":
+                continue
+            failures.append(f"{unit.id}: {reason}: {record['question'][:60]!r}")
+    assert not failures, "\n".join(failures)
+
+
+def test_every_subtask_knows_its_language() -> None:
+    """A language from the spec, or detected from the fixture rows; none only where the
+    spec turns language checks off (translation, BIG-bench's mixed matrix)."""
+    unknown = [u.id for u in units() if u.filters.language.code is None]
+    assert {u.split("/")[0] for u in unknown} <= {
+        "wmt",
+        "bigbench_generate",
+        "bigbench_generate_free_form",
+        "bigbench_multiple_choice",
+    }
+    detected = {u.id: u.filters.language.code for u in units()}
+    assert detected["kmmlu/Accounting"] == "ko"
+    assert detected["c3/dialog"] == "zh"
+    assert detected["jsquad/default"] == "ja"
+    assert detected["catalanqa/default"] == "ca"
+    assert detected["norquad/default"] == "no"
+    assert detected["exams/bulgarian"] == "bg"  # named by the spec, as `bulgarian`
+    assert detected["xnli/fr"] == "fr"
+    assert detected["arc/easy"] == "en"
