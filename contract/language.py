@@ -352,6 +352,7 @@ def check_language(
     min_script_share: float,
     min_share: float,
     min_confidence: float,
+    words: bool = True,
 ) -> Verdict | None:
     """None when `text` may be in `expected`, else what it reads as.
 
@@ -367,10 +368,17 @@ def check_language(
 
     Mixed texts (Korean with an English term, a French passage in an English frame, an
     English question naming a Spanish novel) keep their script and a share of their
-    language, and pass.
+    language, and pass. With `words` false only the script is tested (options: lists of
+    terms, names and scientific names, on which the identifier guesses).
     """
     kept = evidence(text)
     if not kept or weighted_length(kept.replace(" ", "")) < min_length:
+        return None
+    if not words:
+        written = script_share(kept, expected)
+        if written is not None and written < min_script_share:
+            best, probability = _identifier().rank(kept)[0]
+            return Verdict(best, float(probability), 0.0, script=True)
         return None
     ranked = _identifier().rank(kept)
     group = relatives(expected)

@@ -20,11 +20,16 @@ import polars as pl
 from taskseed.contract.language import HAN, HANGUL, KANA, WEIGHTS
 
 
+# English articles, matched before lowercasing: lowercase ones anywhere, capitalised ones
+# only where a text starts, so that "Vitamin A" and "Hepatitis A" keep their letter.
+ARTICLES = r"^(?:A|An|The)\b|\b(?:a|an|the)\b"
+
+
 def normalized(text: pl.Expr) -> pl.Expr:
     return (
-        text.str.to_lowercase()
+        text.str.replace_all(ARTICLES, " ")
+        .str.to_lowercase()
         .str.replace_all(r"[\p{P}\p{S}]", " ")
-        .str.replace_all(r"\b(?:a|an|the)\b", " ")
         .str.replace_all(r"\s+", " ")
         .str.strip_chars()
     )
@@ -167,7 +172,7 @@ def answer_in_context() -> pl.Expr:
 # ------------------------------------------------------- the answer in the question
 
 _CJK = re.compile(f"[{HAN}{KANA}{HANGUL}]")
-_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+_ARTICLES = re.compile(ARTICLES)
 
 
 @cache
@@ -177,8 +182,8 @@ def _is_mark(char: str) -> bool:
 
 def normalize(text: str) -> str:
     """`normalized` in Python."""
-    lowered = "".join(" " if _is_mark(c) else c for c in text.lower())
-    return " ".join(_ARTICLES.sub(" ", lowered).split())
+    lowered = "".join(" " if _is_mark(c) else c for c in _ARTICLES.sub(" ", text).lower())
+    return " ".join(lowered.split())
 
 
 def _mentions(question: str, text: str) -> bool:

@@ -188,7 +188,9 @@ def _text(name: str) -> pl.Expr:
 
 
 def _language_reason(name: str, language: PlanLanguage) -> pl.Expr:
-    """`[lang]` and what the field reads as, for rows not in the subtask's language."""
+    """`[lang]` and what the field reads as, for rows not in the subtask's language.
+    Options are tested for their script only: they are terms and names (scientific
+    names read as Latin), on which the identifier guesses."""
     expected = language.code
     assert expected is not None  # the compiler checks no field without a language
 
@@ -204,6 +206,7 @@ def _language_reason(name: str, language: PlanLanguage) -> pl.Expr:
                     min_script_share=language.min_script_share,
                     min_share=language.min_share,
                     min_confidence=language.min_confidence,
+                    words=name != "choices",  # options: the script only
                 )
             if verdict is None:
                 out.append(None)

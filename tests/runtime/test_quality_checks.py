@@ -131,6 +131,21 @@ def test_answer_in_question_ignores_short_and_numeric_answers() -> None:
     assert code(korean) == "answer-in-question"
 
 
+def test_a_capital_letter_in_an_answer_is_not_an_article() -> None:
+    # "Vitamin A" is not "vitamin" plus an article: the question does not spell it out,
+    # and its options stay distinct.
+    row = mc(
+        question="Deficiency of which vitamin causes night blindness?",
+        choices=["Vitamin A", "Vitamin C", "Vitamin K", "Vitamin B1"],
+        answer="Vitamin A",
+    )
+    assert reason(row) is None
+    assert code(mc(choices=["Vitamin A", "vitamin", "Vitamin K"], answer="Vitamin K")) is None
+    assert code(mc(choices=["The liver", "liver", "the kidney"], answer="the kidney")) == (
+        "duplicate-options"
+    )
+
+
 def test_an_option_or_the_answer_that_repeats_the_question() -> None:
     question = "Which organ of the human body produces insulin?"
     row = mc(choices=["the liver", question, "the pancreas"], answer="the pancreas")
@@ -203,6 +218,18 @@ def test_language_is_checked_against_the_subtask_language() -> None:
     assert reason(english_options, korean) == (
         "[lang] `choices` is not written in Korean script (reads as English)"
     )
+    english = PlanFilters(language=PlanLanguage(code="en", source="spec", fields=["choices"]))
+    species = mc(
+        question="The most common cause of community-acquired pneumonia in adults is:",
+        choices=[
+            "Streptococcus pneumoniae",
+            "Pseudomonas aeruginosa",
+            "Klebsiella pneumoniae",
+            "Legionella pneumophila",
+        ],
+        answer="Streptococcus pneumoniae",
+    )
+    assert reason(species, english) is None  # options: the script only, not the words
     short = mc(question="CPU란?", choices=["a", "b"], answer="a")  # too little to judge
     assert reason(short, korean) is None
 

@@ -185,3 +185,45 @@ def test_every_subtask_knows_its_language() -> None:
     assert detected["exams/bulgarian"] == "bg"  # named by the spec, as `bulgarian`
     assert detected["xnli/fr"] == "fr"
     assert detected["arc/easy"] == "en"
+
+
+def test_every_checked_language_is_declared_by_its_spec() -> None:
+    """Compiling the catalog never has to identify a language (which loads the
+    identifier's model): every subtask with a language check names its language."""
+    detected = sorted(
+        u.id
+        for u in units()
+        if u.filters.language is not None
+        and u.filters.language.source != "spec"
+        and u.filters.language.code is not None
+    )
+    assert not detected, f"declare `language:` in these specs: {detected[:10]}"
+
+
+def _language_cases() -> list[Unit]:
+    """One unit per spec file and declared language (the specs' own families)."""
+    seen: dict[tuple[str, str], Unit] = {}
+    for unit in units():
+        language = unit.filters.language
+        if language is not None and language.code is not None and unit.seeds.fixture:
+            seen.setdefault((unit.origin, language.code), unit)
+    return [seen[k] for k in sorted(seen)]
+
+
+@pytest.mark.parametrize("unit", _language_cases(), ids=lambda u: u.id)
+def test_declared_languages_agree_with_the_fixture_rows(unit: Unit) -> None:
+    from taskseed.contract.language import detect_language, relatives
+
+    assert unit.filters.language is not None and unit.filters.language.code is not None
+    declared = unit.filters.language.code
+    records = [
+        normalize(row, unit.mapping, unit.format, unit.task, unit.subtask)
+        for row in kept_rows(unit)
+    ]
+    texts = [t for r in records for t in (r.question, r.context) if t]
+    guess = detect_language(texts)
+    # The identifier may abstain (exams/croatian, m_arc/hr and paws_x/zh have fixture
+    # rows too short or too close to a neighbour to call); it must never contradict.
+    assert guess is None or guess.code == declared or guess.code in relatives(declared), (
+        f"{unit.origin} declares `{declared}` but its fixture rows read as `{guess.code}`"
+    )
