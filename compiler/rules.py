@@ -45,11 +45,25 @@ class UnitRules:
         self.diagnostics.add(code, message, span, label=label, notes=self.notes)
 
     def check(self, spec: TaskSpec) -> None:
+        self.source(spec)
         self.seeds(spec)
         self.answers(spec)
         self.kinds(spec)
         self.filters(spec)
         self.numbers(spec)
+
+    def source(self, spec: TaskSpec) -> None:
+        if spec.source.citation is None or not spec.source.citation.strip():
+            self.error(
+                "TS600",
+                f"task `{spec.task}` has no `source.citation`: cite the paper or page of "
+                "its seed data",
+                ("source", "citation")
+                if lookup(self.tree, ("source", "citation"))
+                else ("source",),
+                "add the dataset's citation",
+                key=True,
+            )
 
     def seeds(self, spec: TaskSpec) -> None:
         seeds = spec.seeds
