@@ -181,33 +181,37 @@ def test_label_and_number_targets(run_import: Run) -> None:
 # ------------------------------------------------------------------ hand completion
 
 
-def test_process_docs_function_is_marked_for_hand_completion(run_import: Run) -> None:
-    result = run_import("hellaswag")
+def test_a_process_docs_that_builds_new_rows_is_marked_for_hand_completion(
+    run_import: Run,
+) -> None:
+    result = run_import("qasper_bool", folder="knowledge")
     assert result.code == 1
     (found,) = warnings(result.err)
     source, spec_file, line = found
-    assert source == "lm_eval/tasks/hellaswag/hellaswag.yaml:10"
-    assert "process_docs is the Python function utils.process_docs" in result.err
+    assert source == "lm_eval/tasks/qasper/bool.yaml:7"
+    assert "process_docs is the Python function process_docs_bool" in result.err
     lines = Path(spec_file).read_text().splitlines()
     assert lines[line - 1].strip().startswith(f'process_docs: "{HAND}')
-    above = " ".join(lines[line - 6 : line - 1])
-    assert "lm-eval process_docs: !function utils.process_docs" in above
-    assert "lm_eval/tasks/hellaswag/hellaswag.yaml:10" in above
+    above = comments("\n".join(lines[line - 8 : line - 1]))
+    assert "lm-eval process_docs: !function utils.process_docs_bool" in above
+    assert "taskseed could not translate it (`datasets.Dataset`)" in above
     validated = compile_paths([spec_file])
     errors = [(d.code, d.span.line if d.span else None) for d in validated.diagnostics.errors]
     assert errors == [("TS504", line)]
 
 
-def test_function_hooks_in_text_and_target_fail_validation_at_their_lines(
-    run_import: Run,
-) -> None:
-    result = run_import("logiqa")
+def test_hooks_it_cannot_follow_fail_validation_at_their_lines(run_import: Run) -> None:
+    # ethics_utilitarianism orders its two scenarios by a seeded random shuffle.
+    result = run_import("ethics_utilitarianism")
     assert result.code == 1
     found = warnings(result.err)
     assert [source for source, _, _ in found] == [
-        "lm_eval/tasks/logiqa/logiqa.yaml:9",
-        "lm_eval/tasks/logiqa/logiqa.yaml:10",
+        "lm_eval/tasks/hendrycks_ethics/utilitarianism.yaml:6",
+        "lm_eval/tasks/hendrycks_ethics/utilitarianism.yaml:7",
     ]
+    text = comments(result.text("ethics_utilitarianism"))
+    assert "lm-eval's version is doc_to_text in lm_eval/tasks/hendrycks_ethics/utils.py" in text
+    assert "a call that may change its arguments" in text
     spec_file = found[0][1]
     validated = compile_paths([spec_file])
     lines = sorted(d.span.line for d in validated.diagnostics.errors if d.span)
@@ -245,8 +249,10 @@ def test_a_tag_whose_tasks_differ_by_config_becomes_a_matrix(run_import: Run) ->
 
 
 def test_a_group_whose_tasks_differ_otherwise_becomes_a_subtask_list(run_import: Run) -> None:
+    # lm-eval's xnli prompts live in doc_to_choice: three whole sentences that share the
+    # premise and the hypothesis; the shared text becomes the question, with a blank.
     result = run_import("xnli")
-    assert result.code == 1  # lm-eval's xnli prompts live in doc_to_choice: no question
+    assert result.code == 0, result.err
     spec = result.spec("xnli")
     assert spec["imported_from"] == "lm-eval 0.4.13: lm_eval/tasks/xnli/_xnli.yaml"
     subtasks = spec["subtasks"]
@@ -254,10 +260,15 @@ def test_a_group_whose_tasks_differ_otherwise_becomes_a_subtask_list(run_import:
     names = [s["name"] for s in subtasks]
     assert names[:3] == ["ar", "bg", "de"] and len(names) == 15
     assert subtasks[0] == {"name": "ar"}  # the first task is the spec's body
-    assert subtasks[1]["seeds"] == {"config": "bg"}
-    assert "правилно" in subtasks[1]["mapping"]["choices"]
-    assert len(warnings(result.err)) == 15
-    assert "lm_eval/tasks/xnli/xnli_bg.yaml:5" in result.err
+    english = next(s for s in subtasks if s["name"] == "en")
+    assert english["seeds"] == {"config": "en"}
+    assert english["mapping"] == {
+        "question": "{{ premise }}, right? ___, {{ hypothesis }}",
+        "choices": ["Yes", "Also", "No"],
+    }
+    assert spec["mapping"]["answer"] == {"index": "label"}
+    assert "правилно" in next(s for s in subtasks if s["name"] == "bg")["mapping"]["question"]
+    assert warnings(result.err) == []
 
 
 # --------------------------------------------------------------------------- skipping
@@ -274,7 +285,7 @@ def test_tasks_without_a_training_split_are_skipped(run_import: Run) -> None:
 def test_tasks_scored_on_their_training_split_are_skipped(run_import: Run) -> None:
     result = run_import("gpqa_main_zeroshot")
     assert result.code == 1
-    assert "is scored on its training split `train` (validation_split)" in result.err
+    assert "is evaluated on its training split `train` (validation_split)" in result.err
     assert "lm_eval/tasks/gpqa/zeroshot/_gpqa_zeroshot_yaml:7" in result.err
     assert not result.out_dir.exists()
 
@@ -364,12 +375,16 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_cli_end_to_end(tmp_path: Path) -> None:
     scratch_catalog(tmp_path)
-    proc = cli("piqa", "hellaswag", "-o", "taskspecs/reasoning", cwd=tmp_path)
-    assert proc.returncode == 1  # hellaswag needs finishing by hand
-    assert proc.stdout == ""
+    proc = cli("piqa", "ethics_utilitarianism", "-o", "taskspecs/reasoning", cwd=tmp_path)
+    assert proc.returncode == 1  # ethics_utilitarianism needs finishing by hand
     assert "Traceback" not in proc.stderr
     assert "wrote taskspecs/reasoning/piqa.yaml: task `piqa`, 1 subtask" in proc.stderr
-    assert "finish taskspecs/reasoning/hellaswag.yaml:" in proc.stderr
+    assert "finish taskspecs/reasoning/ethics_utilitarianism.yaml:" in proc.stderr
+    table = proc.stdout.splitlines()
+    assert table[0].split()[:3] == ["lm-eval", "task", "result"]
+    assert table[1].split()[:2] == ["piqa", "imported"]
+    assert table[2].split()[:5] == ["ethics_utilitarianism", "imported", "0", "0", "2"]
+    assert table[-1].startswith("2 tasks: 2 imported (1 with nothing to finish by hand)")
     validate = subprocess.run(
         [sys.executable, "-m", "taskseed.cli", "validate", "taskspecs/reasoning/piqa.yaml"],
         cwd=tmp_path,
