@@ -60,7 +60,7 @@ class HookGate:
 
     def __init__(self) -> None:
         self._allowed: dict[str, Allowed] = {}
-        self._loaded: dict[str, Callable[..., Any]] = {}
+        self._loaded: dict[Allowed, Callable[..., Any]] = {}
 
     def allow(self, hooks: Iterable[tuple[str, str, str]], root: Path) -> None:
         """Trust these hooks (file relative to `root`, function, SHA-256)."""
@@ -75,18 +75,18 @@ class HookGate:
         return text in self._allowed
 
     def call(self, text: str, row: dict[str, Any]) -> Any:
-        function = self._loaded.get(text)
-        if function is None:
-            function = self._load(text)
-        return plain(function(copy.deepcopy(row)))
-
-    def _load(self, text: str) -> Callable[..., Any]:
         allowed = self._allowed.get(text)
         if allowed is None:
             raise HookError(
                 f"{text[len(PREFIX) :]} is a Python hook, and hooks run only when trusted "
                 "(--trust-hooks)"
             )
+        function = self._loaded.get(allowed)
+        if function is None:
+            function = self._load(allowed)
+        return plain(function(copy.deepcopy(row)))
+
+    def _load(self, allowed: Allowed) -> Callable[..., Any]:
         try:
             source = allowed.path.read_bytes()
         except OSError as exc:
@@ -99,7 +99,7 @@ class HookGate:
         function: Callable[..., Any] | None = getattr(module, allowed.function, None)
         if function is None or not callable(function):
             raise HookError(f"{allowed.path} defines no function `{allowed.function}`")
-        self._loaded[text] = function
+        self._loaded[allowed] = function
         return function
 
 

@@ -49,6 +49,7 @@ class Importer:
         self.refer = refer
         self.hooks = HookReader(finder.root)
         self.report = Report()
+        self.imported: list[Translation] = []  # the tasks of every spec written
         self.status = OK
 
     def say(self, message: str) -> None:
@@ -137,6 +138,7 @@ class Importer:
             self.trouble("error", f"cannot write {path}: {reason or exc}")
             return
         twins = dict(spec.left_out)
+        self.imported.extend(translations)
         for item in translations:
             self.report.imported(item, self.show(path), twins.get(item.name))
         count = f"{spec.subtasks} subtask{'s' if spec.subtasks != 1 else ''}"

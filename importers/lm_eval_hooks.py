@@ -12,6 +12,7 @@ naming the function, its file and the construct that stopped the walker.
 from __future__ import annotations
 
 import ast
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,7 +77,9 @@ class HookReader:
         if key not in self._modules:
             try:
                 source = key.read_text(encoding="utf-8")
-                self._modules[key] = Module(key, source, self.load)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # lm-eval's own invalid escapes
+                    self._modules[key] = Module(key, source, self.load)
             except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
                 self._modules[key] = None
         return self._modules[key]
