@@ -171,9 +171,9 @@ class PlanBuilder:
         if len(self.diagnostics.errors) > before:
             return None
         fixture_id = None
+        runnable = self.runnable(hooks, tree, notes)
         if fixture is not None:
             fixture_id = self.register_fixture(fixture)
-            runnable = self.runnable(hooks, tree, notes)
             if runnable:
                 self.check_fixture_rows(
                     fixture, fixture_id, mapping, fmt, where, resolved, tree, notes
@@ -250,7 +250,7 @@ class PlanBuilder:
         self, hooks: dict[tuple[str, ...], PlanHook], tree: MapNode, notes: tuple[str, ...]
     ) -> bool:
         """Whether the fixture rows may be mapped: yes without hooks, or with hooks
-        that `--trust-hooks` lets this process run; otherwise say that they were not."""
+        that `--trust-hooks` lets this process run; otherwise warn at every hook."""
         if not hooks:
             return True
         if self.trust_hooks:
@@ -261,9 +261,12 @@ class PlanBuilder:
             self.diagnostics.add(
                 "TS604",
                 f"`{'.'.join(path)}` calls the Python hook {hook.function} in {hook.file}, "
-                "checked without running it; the fixture rows were not mapped",
+                "checked without running it",
                 node.span,
-                notes=[*notes, "pass --trust-hooks to run it on the fixture rows"],
+                notes=[
+                    *notes,
+                    "the fixture rows are not mapped; --trust-hooks runs the hooks on them",
+                ],
             )
         return False
 

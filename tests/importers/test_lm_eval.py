@@ -15,7 +15,7 @@ import pytest
 from taskseed.compiler.driver import compile_paths
 from taskseed.importers.lm_eval import import_lm_eval
 from taskseed.importers.lm_eval_families import FamilyFinder, ImportInputError
-from taskseed.importers.lm_eval_index import installed_version
+from taskseed.importers.lm_eval_index import installed_version, tasks_root
 from taskseed.importers.lm_eval_yaml import FunctionRef, load_config
 from taskseed.importers.spec_yaml import HAND
 from tests.importers.helpers import REPO, Imported, scratch_catalog
@@ -46,6 +46,12 @@ ARC_ROWS = [
         "answerKey": "A",
     },
 ]
+
+
+def lm_eval_root() -> Path:
+    root = tasks_root()
+    assert root is not None
+    return root
 
 
 def warnings(err: str) -> list[tuple[str, str, int]]:
@@ -431,3 +437,87 @@ def test_without_lm_eval_installed_names_fail_and_paths_work(tmp_path: Path) -> 
     assert "extends: ../_free_form.yaml" in spec  # no exact-match metric: free-form answers
     assert "title: Quiz\n" in spec and "domain: knowledge" in spec
     assert 'citation: "Byron (2024), A Quiz."' in spec
+
+
+# ------------------------------------------------------------- families and hooks
+
+
+def test_a_family_folder_becomes_one_spec_per_template(run_import: Run) -> None:
+    result = run_import(families=("hendrycks_math",))
+    assert result.code == 1  # hendrycks_math500 is evaluation only
+    spec = result.spec("hendrycks_math")
+    assert spec["subtasks"]["matrix"] == {
+        "config": [
+            "algebra",
+            "counting_and_probability",
+            "geometry",
+            "intermediate_algebra",
+            "number_theory",
+            "prealgebra",
+            "precalculus",
+        ]
+    }
+    # process_docs made `answer` with lm-eval's boxed-answer helpers: the `boxed` filter.
+    assert spec["mapping"] == {"question": "problem", "answer": {"text": "solution|boxed"}}
+    rows = [line.split() for line in result.table.splitlines()]
+    assert rows[1][:2] == ["hendrycks_math500", "skipped"]
+    assert [r[:5] for r in rows[2:9]] == [[r[0], "imported", "1", "0", "0"] for r in rows[2:9]]
+    assert result.table.splitlines()[-1] == (
+        "8 tasks: 7 imported (7 with nothing to finish by hand); hooks: 7 translated, "
+        "0 referenced; 1 skipped (1 no training split)"
+    )
+    assert not compile_paths([result.out_dir / "hendrycks_math.yaml"]).diagnostics.errors
+
+
+def test_a_family_with_several_templates_gets_a_spec_for_each(run_import: Run) -> None:
+    result = run_import(families=("noreval",), folder="knowledge")
+    written = sorted(p.stem for p in result.out_dir.glob("*.yaml"))
+    assert "noreval_norquad" in written and "noreval_noropenbookqa" in written
+    norquad = result.spec("noreval_norquad")
+    assert [s["name"] for s in norquad["subtasks"]] == ["p0", "p1", "p2", "p3", "p4"]
+    assert "tatoeba" not in " ".join(written)  # lm-eval seeds it from `validation`
+    assert "has no training split: lm-eval draws its few-shot examples from `validation`" in (
+        result.err
+    )
+
+
+def test_an_unknown_family_is_one_line_with_a_suggestion(run_import: Run) -> None:
+    result = run_import(families=("hendrycks_mat",))
+    assert result.code == 1
+    assert result.err.strip() == (
+        "taskseed: error: no lm-eval task folder, group or tag is named `hendrycks_mat`; "
+        "did you mean `hendrycks_math`?"
+    )
+
+
+def test_hooks_that_do_not_translate_can_be_referenced(run_import: Run) -> None:
+    result = run_import("ethics_utilitarianism", refer=True)
+    assert result.code == 0, result.err
+    copied = result.out_dir / "hooks/hendrycks_ethics_utils.py"
+    assert copied.read_bytes() == (lm_eval_root() / "hendrycks_ethics/utils.py").read_bytes()
+    spec = result.spec("ethics_utilitarianism")
+    assert spec["mapping"]["question"] == {"hook": "hooks/hendrycks_ethics_utils.py:doc_to_text"}
+    assert spec["mapping"]["answer"] == {
+        "index": {"hook": "hooks/hendrycks_ethics_utils.py:doc_to_target"}
+    }
+    assert result.table.splitlines()[1].split()[:5] == [
+        "ethics_utilitarianism",
+        "imported",
+        "0",
+        "2",
+        "0",
+    ]
+    spec_file = result.out_dir / "ethics_utilitarianism.yaml"
+    checked = compile_paths([spec_file])
+    assert sorted(d.code for d in checked.diagnostics) == ["TS405", "TS604", "TS604"]
+    rows = [
+        {"activity": "I ate a warm meal.", "baseline": "I ate a cold meal.", "rating": 1},
+        {"activity": "I lost my keys.", "baseline": "I found my keys.", "rating": -1},
+        {"activity": "The bus came early.", "baseline": "The bus came late.", "rating": 2},
+    ]
+    add_fixture(spec_file, rows)
+    trusted = compile_paths([spec_file], root=result.out_dir, trust_hooks=True)
+    assert not trusted.diagnostics.items, [d.message for d in trusted.diagnostics]
+    assert trusted.plan is not None
+    (unit,) = trusted.plan.units
+    assert {h.function for h in unit.hooks} == {"doc_to_text", "doc_to_target"}
