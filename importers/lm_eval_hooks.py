@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from taskseed.importers.lm_eval_yaml import Config, FunctionRef
-from taskseed.importers.py_eval import Context, Env, Module, Walker, derive
+from taskseed.importers.py_eval import Walker
+from taskseed.importers.py_module import Context, Env, Module
+from taskseed.importers.py_ops import derive
 from taskseed.importers.py_values import Failed, Row, Rows, Value, render, wrap
 
 PACKAGE_PREFIX = "lm_eval."

@@ -42,7 +42,7 @@ from taskseed.importers.py_values import (
     template,
     text_parts,
 )
-from taskseed.importers.spec_yaml import HAND, Note, hand
+from taskseed.importers.spec_yaml import Note, hand
 
 if TYPE_CHECKING:
     from taskseed.importers.lm_eval_translate import Translator
@@ -217,14 +217,20 @@ class MappingBuilder:
             )
         self.outcome(failure, "by hand", failure.reason)
         message = f"{key} is the Python function {failure.function}"
+        lines = [
+            self.t.seen(key),
+            f"Write {what} as an expression over the dataset's own row; lm-eval's version "
+            f"is {failure.function} in {self.t.show(failure.file)} (taskseed could not "
+            f"translate it: {failure.reason}).",
+        ]
+        if self.refer and key in ROW_HOOKS:
+            lines.append(
+                "It is not referenced as a hook: it reads the row lm-eval's process_docs "
+                "makes, and a hook is called with the dataset's own row."
+            )
         return Note(
             hand(f"{what}: {message} ({self.t.at(key)})"),
-            (
-                self.t.seen(key),
-                f"Write {what} as an expression over the dataset's own row; lm-eval's version "
-                f"is {failure.function} in {self.t.show(failure.file)} (taskseed could not "
-                f"translate it: {failure.reason}).",
-            ),
+            tuple(lines),
             self.t.problem(key, message),
         )
 
@@ -556,10 +562,6 @@ def _rendered(value: Value) -> str | None:
         return render(value).text
     except Untranslatable:
         return None
-
-
-def _by_hand(value: Any) -> bool:
-    return isinstance(value, Note) and isinstance(value.value, str) and value.value.startswith(HAND)
 
 
 def _parts(value: Value) -> list[Value]:

@@ -23,7 +23,8 @@ from pathlib import Path
 from jinja2 import TemplateSyntaxError
 
 from taskseed.contract.jinja_env import environment
-from taskseed.importers.py_eval import Module, Walker
+from taskseed.importers.py_eval import Walker
+from taskseed.importers.py_module import Module
 from taskseed.importers.py_values import (
     COMPOUND,
     PRIMARY,

@@ -8,28 +8,55 @@ unrolled, and a helper function of the same file (or of another lm-eval task mod
 followed into. What the walker does not know becomes a `Failed` value naming the
 construct, so that the caller can say why a hook stays to finish by hand.
 
-The subset covers what lm-eval's hooks are made of (see `lm_eval_hooks` for the
-measured patterns): field reads, string building and the common `str` methods, `re.sub`
-/ `re.findall` / `re.search(...).group()`, constant tables, list literals and
-comprehensions, `len`/`int`/`str`/`sorted`/`set`, `datasets.Dataset.map` and `.filter`.
+The subset covers what lm-eval's hooks are made of (`lm_eval_survey` measures them):
+field reads, string building and the common `str` methods, `re.sub` / `re.findall` /
+`re.search(...).group()`, constant tables, list literals and comprehensions,
+`len`/`int`/`str`/`sorted`/`set`, `datasets.Dataset.map` and `.filter`. This module
+walks statements and expressions; `py_calls` handles calls, `py_pipeline` comprehensions
+over the row's own lists, `py_ops` the operations on values, `py_module` the files.
 """
 
 from __future__ import annotations
 
 import ast
 import string
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from taskseed.importers import py_calls as calls
+from taskseed.importers import py_pipeline as pipeline
+from taskseed.importers.py_calls import BUILTINS, KNOWN_IMPORTS
+from taskseed.importers.py_module import (
+    MAX_DEPTH,
+    MAX_UNROLL,
+    Builtin,
+    Context,
+    Env,
+    Func,
+    Module,
+    body_of,
+)
+from taskseed.importers.py_ops import (
+    RE_FLAGS,
+    compare,
+    concat,
+    derive,
+    fold,
+    has_field,
+    is_flags,
+    items_kind,
+    rewrite,
+    sequence_of,
+    truth,
+    unary,
+)
 from taskseed.importers.py_values import (
     COMPOUND,
     CONDITIONAL,
     DICT_METHODS,
     FILTERED,
     PRIMARY,
-    Concat,
     Const,
     Expr,
     Failed,
@@ -37,63 +64,17 @@ from taskseed.importers.py_values import (
     Match,
     Nested,
     Row,
-    Rows,
     Seq,
-    Symbolic,
     Table,
     Untranslatable,
     Value,
     consts,
     is_text,
     kind_of,
-    literal,
     render,
     wrap,
 )
 
-MAX_DEPTH = 12  # nested helper calls followed before giving up
-MAX_UNROLL = 64  # loop iterations unrolled at most
-
-# str methods with the same meaning as Jinja method calls in the sandbox, and the kind
-# of value they return.
-STR_METHODS: dict[str, Kind] = {
-    "strip": "str",
-    "lstrip": "str",
-    "rstrip": "str",
-    "lower": "str",
-    "upper": "str",
-    "capitalize": "str",
-    "title": "str",
-    "casefold": "str",
-    "replace": "str",
-    "zfill": "str",
-    "removeprefix": "str",
-    "removesuffix": "str",
-    "split": "list",
-    "rsplit": "list",
-    "splitlines": "list",
-    "join": "str",
-    "startswith": "bool",
-    "endswith": "bool",
-    "isdigit": "bool",
-    "isalpha": "bool",
-    "isnumeric": "bool",
-    "isspace": "bool",
-    "index": "int",
-    "find": "int",
-    "count": "int",
-}
-LIST_METHODS: dict[str, Kind] = {"index": "int", "count": "int"}
-# str methods with a Jinja filter of the same meaning, for `map` over a list.
-STR_FILTERS = {
-    "strip": "trim",
-    "lower": "lower",
-    "upper": "upper",
-    "capitalize": "capitalize",
-    "title": "title",
-    "replace": "replace",
-}
-RE_FLAGS = {"IGNORECASE": "i", "I": "i", "MULTILINE": "m", "M": "m", "DOTALL": "s", "S": "s"}
 _OPS: dict[type[ast.AST], str] = {
     ast.Add: "+",
     ast.Sub: "-",
@@ -113,78 +94,6 @@ _COMPARE: dict[type[ast.AST], str] = {
     ast.In: "in",
     ast.NotIn: "not in",
 }
-
-Env = dict[str, Value]
-ModuleLoader = Callable[[str, Path], "Module | None"]
-
-
-class Module:
-    """One Python file, parsed: its functions, constants and imports."""
-
-    def __init__(self, path: Path, source: str, loader: ModuleLoader) -> None:
-        self.path = path
-        self.tree = ast.parse(source, filename=str(path))
-        self.loader = loader
-        self.functions: dict[str, ast.FunctionDef] = {}
-        self.assigned: dict[str, ast.expr] = {}
-        # local name -> dotted module (or module.name); relative ones start with dots
-        self.imports: dict[str, str] = {}
-        for node in self.tree.body:
-            if isinstance(node, ast.FunctionDef):
-                self.functions[node.name] = node
-            elif isinstance(node, ast.Assign):
-                for target in node.targets:
-                    if isinstance(target, ast.Name):
-                        self.assigned[target.id] = node.value
-            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-                if node.value is not None:
-                    self.assigned[node.target.id] = node.value
-            elif isinstance(node, ast.Import):
-                for alias in node.names:
-                    self.imports[alias.asname or alias.name.split(".")[0]] = alias.name
-            elif isinstance(node, ast.ImportFrom):
-                owner = "." * node.level + (node.module or "")
-                for alias in node.names:
-                    self.imports[alias.asname or alias.name] = f"{owner}.{alias.name}"
-
-    def defines(self, name: str) -> bool:
-        return name in self.functions or name in self.assigned
-
-
-@dataclass(frozen=True)
-class Func(Symbolic):
-    """A function value: a `def` or lambda of some module, with bound arguments."""
-
-    module: Module
-    node: ast.FunctionDef | ast.Lambda
-    bound: tuple[tuple[str, Value], ...] = ()
-    closure: tuple[tuple[str, Value], ...] = ()
-
-    @property
-    def name(self) -> str:
-        return self.node.name if isinstance(self.node, ast.FunctionDef) else "<lambda>"
-
-
-@dataclass(frozen=True)
-class Builtin(Symbolic):
-    """A name from the standard library that the walker understands (`re.sub`, `len`)."""
-
-    name: str
-
-
-# A reading of a call that the walker cannot follow itself (an idiom of one code base):
-# given the call and the walker, a value, or None to follow the call as usual.
-Idiom = Callable[[ast.Call, "Walker", "Env"], "Value | None"]
-
-
-@dataclass
-class Context:
-    """What every walker of one translation shares."""
-
-    idioms: Sequence[Idiom] = ()
-    notes: list[str] = field(default_factory=list)  # said once per idiom used
-    # Conditions known to hold: a `Dataset.filter` test, for the `map` after it.
-    facts: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -208,7 +117,7 @@ class Walker:
         if isinstance(func, Failed):
             return func
         if isinstance(func, Builtin):
-            return self.builtin(func.name, list(args), kwargs)
+            return calls.builtin(self, func.name, list(args), kwargs)
         if not isinstance(func, Func):
             return Failed("a call of something that is not a function")
         if self.depth >= MAX_DEPTH:
@@ -219,7 +128,7 @@ class Walker:
             return env
         if isinstance(func.node, ast.Lambda):
             return walker.expr(func.node.body, env)
-        _, returned = walker.block(_body(func.node), env)
+        _, returned = walker.block(body_of(func.node), env)
         return returned if returned is not None else Const(None)
 
     def bind(self, func: Func, args: Sequence[Value], kwargs: dict[str, Value]) -> Env | Failed:
@@ -303,7 +212,7 @@ class Walker:
             more = [added] if func.attr == "append" else self.iterate(added)
             if isinstance(items, list) and isinstance(more, list):
                 env = dict(env)
-                env[func.value.id] = _sequence([*items, *more])
+                env[func.value.id] = sequence_of([*items, *more])
                 return env
         return _fail_names(node, env, "a call that may change its arguments")
 
@@ -410,7 +319,7 @@ class Walker:
             if root is not None and keys is not None and isinstance(env.get(root), Row):
                 row = env[root]
                 assert isinstance(row, Row)
-                env[root] = row.write(keys[0], _rewrite(row.read(keys[0]), keys[1:], value))
+                env[root] = row.write(keys[0], rewrite(row.read(keys[0]), keys[1:], value))
             elif root is not None:
                 env[root] = Failed("a nested item assignment the walker cannot follow")
         return env
@@ -481,7 +390,7 @@ class Walker:
                 parts.append(self.expr(part.value, env))
             else:
                 parts.append(self.expr(part, env))
-        return _concat(parts)
+        return concat(parts)
 
     def _BinOp(self, node: ast.BinOp, env: Env) -> Value:
         return self.binary(node.op, self.expr(node.left, env), self.expr(node.right, env))
@@ -492,15 +401,15 @@ class Walker:
         if isinstance(right, Failed):
             return right
         flags = consts([left, right])
-        if isinstance(op, ast.BitOr) and flags and _flags(left) and _flags(right):
+        if isinstance(op, ast.BitOr) and flags and is_flags(left) and is_flags(right):
             return Const(flags[0] + flags[1])  # re.IGNORECASE | re.DOTALL
         if isinstance(left, Const) and isinstance(right, Const):
             try:
-                return Const(_fold(op, left.value, right.value))
+                return Const(fold(op, left.value, right.value))
             except Exception:
                 return Failed("constant arithmetic that fails")
         if isinstance(op, ast.Add) and (is_text(left) or is_text(right)):
-            return _concat([left, right])
+            return concat([left, right])
         if isinstance(op, ast.Add) and isinstance(left, Seq) and isinstance(right, Seq):
             return Seq(left.items + right.items)
         symbol = _OPS.get(type(op))
@@ -520,7 +429,7 @@ class Walker:
         operand = self.expr(node.operand, env)
         if isinstance(operand, Const):
             try:
-                return Const(_unary(node.op, operand.value))
+                return Const(unary(node.op, operand.value))
             except Exception:
                 return Failed("constant arithmetic that fails")
         symbol = {ast.Not: "not ", ast.USub: "-", ast.UAdd: "+"}.get(type(node.op))
@@ -544,12 +453,12 @@ class Walker:
                 return value
         values = [truth(v) if isinstance(v, Match) else v for v in values]
         if len(node.ops) == 1 and isinstance(values[1], Row):
-            return _has_field(values[1], values[0], isinstance(node.ops[0], ast.NotIn))
+            return has_field(values[1], values[0], isinstance(node.ops[0], ast.NotIn))
         known = consts(values)
         if known is not None:
             pairs = zip(node.ops, known, known[1:], strict=False)
             try:
-                return Const(all(_compare(op, a, b) for op, a, b in pairs))
+                return Const(all(compare(op, a, b) for op, a, b in pairs))
             except Exception:
                 return Failed("a comparison that fails")
         try:
@@ -632,7 +541,7 @@ class Walker:
                 return Const(owner.value[key.value])
             except (LookupError, TypeError):
                 return Failed("a constant lookup that fails")
-        table_kind = _items_kind(owner)
+        table_kind = items_kind(owner)
         if isinstance(owner, Seq) and isinstance(key, Const) and isinstance(key.value, int):
             try:
                 return owner.items[key.value]
@@ -699,10 +608,10 @@ class Walker:
             if not isinstance(owner, Builtin):
                 args = [self.expr(a, env) for a in node.args]
                 kwargs = {str(k.arg): self.expr(k.value, env) for k in node.keywords}
-                return self.method(owner, node.func.attr, args, kwargs, node, env)
+                return calls.method(self, owner, node.func.attr, args, kwargs, node, env)
         func = self.expr(node.func, env)
         if isinstance(func, Builtin) and func.name in ("sorted", "list", "set", "tuple"):
-            return self.builtin_collection(func.name, node, env)
+            return calls.builtin_collection(self, func.name, node, env)
         args = [self.expr(a, env) for a in node.args]
         kwargs = {str(k.arg): self.expr(k.value, env) for k in node.keywords}
         return self.call(func, args, kwargs)
@@ -721,447 +630,18 @@ class Walker:
                 if any(isinstance(t, Const) and not t.value for t in tests):
                     continue
                 if any(not isinstance(t, Const) for t in tests):
-                    return self.filtered(node, gen, items, env)
+                    return pipeline.filtered(self, node, gen, items, env)
                 out.append(self.expr(node.elt, inner))
             return (
                 Seq(tuple(out))
                 if not all(isinstance(i, Const) for i in out)
                 else Const([i.value for i in out if isinstance(i, Const)])
             )
-        return self.mapped(node, gen, source, env)
+        return pipeline.mapped(self, node, gen, source, env)
 
     _GeneratorExp = _ListComp
 
-    def filtered(
-        self,
-        node: ast.ListComp | ast.GeneratorExp,
-        gen: ast.comprehension,
-        items: list[Value],
-        env: Env,
-    ) -> Value:
-        """`[f(o) for o in [a, b, c] if o]`: `[a, b, c]|select|map(...)|list`."""
-        if not (len(gen.ifs) == 1 and _same_name(gen.ifs[0], gen.target)):
-            return Failed("a comprehension with a condition on row data")
-        return self.mapped(node, gen, Seq(tuple(items)), env, select=True)
-
-    def mapped(
-        self,
-        node: ast.ListComp | ast.GeneratorExp,
-        gen: ast.comprehension,
-        source: Value,
-        env: Env,
-        *,
-        select: bool = False,
-    ) -> Value:
-        """`[f(x) for x in row_list]` where f is a chain of filters: `xs|map(...)|list`."""
-        if not isinstance(gen.target, ast.Name) or (gen.ifs and not select):
-            return Failed("a comprehension over row data")
-        steps = Pipeline(self, gen.target.id).steps(node.elt, env)
-        if isinstance(steps, Failed):
-            return steps
-        try:
-            base = render(source)
-        except Untranslatable as exc:
-            return Failed(str(exc))
-        text = wrap(base) + ("|select" if select else "")
-        for name, args in steps:
-            if name == "attribute":
-                text += f"|map(attribute={literal(args[0])})"
-            else:
-                text += "|map(" + ", ".join([literal(name), *(literal(a) for a in args)]) + ")"
-        return Expr(text + "|list", FILTERED, "list")
-
     # ---------------------------------------------------------------- methods
-
-    def method(
-        self,
-        owner: Value,
-        name: str,
-        args: list[Value],
-        kwargs: dict[str, Value],
-        node: ast.Call,
-        env: Env,
-    ) -> Value:
-        if isinstance(owner, Failed):
-            return owner
-        for value in [*args, *kwargs.values()]:
-            if isinstance(value, Failed):
-                return value
-        if isinstance(owner, Rows):
-            return self.dataset(owner, name, args, kwargs)
-        if isinstance(owner, Row):
-            return self.row_method(owner, name, args)
-        if isinstance(owner, Match):
-            return self.match_method(owner, name, args)
-        if isinstance(owner, Const | Table) and name in ("items", "keys", "values"):
-            table = owner.value if isinstance(owner, Const) else dict(owner.items)
-            if not isinstance(table, dict) or args:
-                return Failed(f"`.{name}()` of something that is not a dict")
-            pairs = list(table.items())
-            if name == "keys":
-                return Seq(tuple(Const(k) for k, _ in pairs))
-            if name == "values":
-                return Seq(tuple(v if not isinstance(owner, Const) else Const(v) for _, v in pairs))
-            return Seq(
-                tuple(
-                    Seq((Const(k), v if not isinstance(owner, Const) else Const(v)))
-                    for k, v in pairs
-                )
-            )
-        if isinstance(owner, Const) and isinstance(owner.value, str) and name == "format":
-            return _format(owner.value, args, kwargs)
-        if isinstance(owner, Const) and isinstance(owner.value, str) and name == "join":
-            items = self.iterate(args[0]) if len(args) == 1 else Failed("`join` with options")
-            if not isinstance(items, Failed):
-                parts: list[Value] = []
-                for index, item in enumerate(items):
-                    parts.extend([Const(owner.value)] * bool(index) + [item])
-                return _concat(parts)
-        known = consts(args)
-        if isinstance(owner, Const) and _foldable(owner, name) and known is not None and not kwargs:
-            try:
-                return Const(getattr(owner.value, name)(*known))
-            except Exception:
-                return Failed(f"a constant `.{name}()` that fails")
-        if name == "get" and isinstance(owner, Table | Const) and args:
-            key = args[0]
-            default = args[1] if len(args) > 1 else Const(None)
-            if isinstance(key, Const):
-                found = self.item(owner, key)
-                return default if isinstance(found, Failed) else found
-        kinds = STR_METHODS if kind_of(owner) != "list" else LIST_METHODS
-        if name not in kinds and not (name in LIST_METHODS and kind_of(owner) == "any"):
-            return Failed(f"the method `.{name}()`")
-        if kwargs:
-            return Failed(f"`.{name}()` with keyword arguments")
-        try:
-            base = render(owner)
-            rendered = [render(a).text for a in args]
-        except Untranslatable as exc:
-            return Failed(str(exc))
-        kind = kinds.get(name, LIST_METHODS.get(name, "any"))
-        return Expr(f"{wrap(base, PRIMARY)}.{name}({', '.join(rendered)})", PRIMARY, kind)
-
-    def row_method(self, row: Row, name: str, args: list[Value]) -> Value:
-        if name == "get" and args and isinstance(args[0], Const) and isinstance(args[0].value, str):
-            value = row.read(args[0].value)
-            default = args[1] if len(args) > 1 else Const(None)
-            if args[0].value in row.fields:
-                return value
-            try:
-                fallback = render(default).text
-                return Expr(f"{wrap(render(value))}|default({fallback})", FILTERED, "any")
-            except Untranslatable as exc:
-                return Failed(str(exc))
-        return Failed(f"the row method `.{name}()`")
-
-    def match_method(self, match: Match, name: str, args: list[Value]) -> Value:
-        if name == "group" and len(args) <= 1:
-            group = args[0] if args else Const(0)
-            if not isinstance(group, Const):
-                return Failed("a match group chosen at run time")
-            try:
-                text = render(match.text)
-            except Untranslatable as exc:
-                return Failed(str(exc))
-            call = f"regex_search({literal(match.pattern)}, {literal(group.value)})"
-            return Expr(f"{wrap(text)}|{call}", FILTERED, "str")
-        return Failed(f"the match method `.{name}()`")
-
-    def dataset(self, rows: Rows, name: str, args: list[Value], kwargs: dict[str, Value]) -> Value:
-        if kwargs or len(args) != 1:
-            return Failed(f"`Dataset.{name}` with options")
-        if name == "map":
-            result = self.call(args[0], [rows.row], {})
-            if isinstance(result, Row | Table):
-                return Rows(rows.row.overlay(result), rows.keep)
-            if isinstance(result, Failed):
-                return result
-            return Failed("a `map` function that does not return a row")
-        if name == "filter":
-            test = truth(self.call(args[0], [rows.row], {}))
-            if isinstance(test, Expr):
-                self.context.facts.add(test.text)
-            return Rows(rows.row, (*rows.keep, test))
-        return Failed(f"`Dataset.{name}`")
-
-    # --------------------------------------------------------------- builtins
-
-    def builtin_collection(self, name: str, node: ast.Call, env: Env) -> Value:
-        """`sorted`, `list`, `set`, `tuple`, with `sorted(set(x))` read as one step."""
-        if len(node.args) != 1 or node.keywords:
-            return Failed(f"`{name}` with options")
-        inner = node.args[0]
-        unique = False
-        while (
-            isinstance(inner, ast.Call)
-            and isinstance(inner.func, ast.Name)
-            and (inner.func.id in ("set", "list") and len(inner.args) == 1 and not inner.keywords)
-        ):
-            unique = unique or inner.func.id == "set"
-            inner = inner.args[0]
-        if name == "set":
-            return Failed("a set, outside `sorted(set(...))`")
-        value = self.expr(inner, env)
-        if isinstance(value, Failed):
-            return value
-        if isinstance(value, Const) and isinstance(value.value, list | tuple | str):
-            items = list(dict.fromkeys(value.value)) if unique else list(value.value)
-            return Const(sorted(items) if name == "sorted" else items)
-        if name in ("list", "tuple") and isinstance(value, Seq) and not unique:
-            return value
-        try:
-            text = wrap(render(value))
-        except Untranslatable as exc:
-            return Failed(str(exc))
-        if unique:
-            text += "|unique(case_sensitive=true)"
-        if name == "sorted":
-            text += "|sort(case_sensitive=true)"
-        return Expr(text + "|list", FILTERED, "list")
-
-    def builtin(self, name: str, args: list[Value], kwargs: dict[str, Value]) -> Value:
-        for value in [*args, *kwargs.values()]:
-            if isinstance(value, Failed):
-                return value
-        if name == "functools.partial" or name == "partial":
-            if not args or not isinstance(args[0], Func) or len(args) > 1:
-                return Failed("`partial` of something that is not a function")
-            func = args[0]
-            return Func(func.module, func.node, (*func.bound, *kwargs.items()), func.closure)
-        known = consts(args)
-        if known is not None and not kwargs and name in FOLDABLE:
-            try:
-                return Const(FOLDABLE[name](*known))
-            except Exception:
-                return Failed(f"a constant `{name}()` that fails")
-        if name in ("zip", "enumerate", "range", "itertools.product", "product"):
-            return self.sequence(name, args)
-        if name in FILTERS and len(args) == 1 and not kwargs:
-            filter_name, kind = FILTERS[name]
-            return derive(lambda a: f"{wrap(a)}|{filter_name}", args[0], kind=kind)
-        if name in ("min", "max") and len(args) > 1 and not kwargs:
-            return _expr_all(lambda xs: f"[{', '.join(x.text for x in xs)}]|{name}", args)
-        if name in ("re.sub", "re.findall", "re.search", "re.match", "re.fullmatch"):
-            return self.regex(name, args, kwargs)
-        if name == "getattr" and len(args) == 3 and isinstance(args[0], Row):
-            # A row is a dict: its keys are no attributes, so the default comes back.
-            attr = args[1]
-            if (
-                isinstance(attr, Const)
-                and isinstance(attr.value, str)
-                and (attr.value not in DICT_METHODS)
-            ):
-                return args[2]
-        return Failed(f"`{name}()`")
-
-    def sequence(self, name: str, args: list[Value]) -> Value:
-        """`zip`, `enumerate`, `range`, `product` over lists of known length."""
-        if name == "range":
-            return Failed("`range` over row data")
-        known = [self.iterate(a) for a in args]
-        if name == "zip":
-            lengths = [len(k) for k in known if not isinstance(k, Failed)]
-            if not lengths:
-                return Failed("`zip` over row data")
-            count = min(lengths)
-            columns: list[list[Value]] = []
-            for arg, items in zip(args, known, strict=True):
-                if isinstance(items, Failed):
-                    # A row list zipped with a constant one: its first `count` items. A
-                    # row with fewer items fails to map, where lm-eval would stop early.
-                    columns.append([self.item(arg, Const(i)) for i in range(count)])
-                else:
-                    columns.append(items[:count])
-            return Seq(tuple(Seq(tuple(c[i] for c in columns)) for i in range(count)))
-        if name == "enumerate" and len(args) == 1 and not isinstance(known[0], Failed):
-            return Seq(tuple(Seq((Const(i), v)) for i, v in enumerate(known[0])))
-        if name in ("product", "itertools.product") and not any(
-            isinstance(k, Failed) for k in known
-        ):
-            combos: list[tuple[Value, ...]] = [()]
-            for items in known:
-                assert not isinstance(items, Failed)
-                combos = [(*c, v) for c in combos for v in items]
-            return Seq(tuple(Seq(c) for c in combos[:MAX_UNROLL]))
-        return Failed(f"`{name}` over row data")
-
-    def regex(self, name: str, args: list[Value], kwargs: dict[str, Value]) -> Value:
-        flags = kwargs.pop("flags", None)
-        if kwargs:
-            return Failed(f"`{name}` with options")
-        count = {"re.sub": 3, "re.findall": 2}.get(name, 2)
-        if len(args) == count + 1 and flags is None:
-            flags = args.pop()
-        if len(args) != count or not isinstance(args[0], Const):
-            return Failed(f"`{name}` with a pattern built at run time")
-        pattern = str(args[0].value)
-        if name in ("re.match", "re.fullmatch"):
-            pattern = rf"\A(?:{pattern})" + (r"\Z" if name == "re.fullmatch" else "")
-        if flags is not None:
-            if not isinstance(flags, Const) or not isinstance(flags.value, str):
-                return Failed(f"`{name}` with flags the walker does not know")
-            pattern = f"(?{flags.value}){pattern}"
-        if name == "re.sub":
-            if not isinstance(args[1], Const) or not isinstance(args[1].value, str):
-                return Failed("`re.sub` with a replacement function")
-            replacement = literal(args[1].value)
-            return derive(
-                lambda t: f"{wrap(t)}|regex_replace({literal(pattern)}, {replacement})",
-                args[2],
-                kind="str",
-            )
-        if name == "re.findall":
-            return derive(
-                lambda t: f"{wrap(t)}|regex_findall({literal(pattern)})", args[1], kind="list"
-            )
-        return Match(pattern, args[1])
-
-
-class Pipeline:
-    """A value made from one variable by filters only, for `map` over a list:
-    `preprocess(x.strip())` -> [("trim", ()), ("replace", (" [title]", ". ")), ...]."""
-
-    def __init__(self, walker: Walker, var: str) -> None:
-        self.walker = walker
-        self.var = var
-
-    def steps(self, node: ast.expr, env: Env) -> list[tuple[str, tuple[Any, ...]]] | Failed:
-        if isinstance(node, ast.Name) and node.id == self.var:
-            return []
-        if isinstance(node, ast.Subscript) and not isinstance(node.slice, ast.Slice):
-            key = self.walker.expr(node.slice, env)
-            inner = self.steps(node.value, env)
-            if isinstance(inner, Failed):
-                return inner
-            if isinstance(key, Const) and isinstance(key.value, str):
-                return [*inner, ("attribute", (key.value,))]
-            return Failed("an item read in a comprehension")
-        if not isinstance(node, ast.Call) or node.keywords:
-            return Failed("a comprehension whose items are not made by filters")
-        args = [self.walker.expr(a, env) for a in node.args]
-        if isinstance(node.func, ast.Attribute):
-            target = node.func.value
-            owner = self.walker.expr(target, env) if not _same_name(target, self.var) else None
-            if isinstance(owner, Builtin) and f"{owner.name}.{node.func.attr}" == "re.sub":
-                return self._regex(node, args, env)
-            name = STR_FILTERS.get(node.func.attr)
-            if name is None or not all(isinstance(a, Const) for a in args):
-                return Failed(f"`.{node.func.attr}()` in a comprehension")
-            inner = self.steps(target, env)
-            if isinstance(inner, Failed):
-                return inner
-            return [*inner, (name, tuple(a.value for a in args if isinstance(a, Const)))]
-        func = self.walker.expr(node.func, env)
-        if isinstance(func, Builtin) and func.name in FILTERS and len(node.args) == 1:
-            inner = self.steps(node.args[0], env)
-            return inner if isinstance(inner, Failed) else [*inner, (FILTERS[func.name][0], ())]
-        if isinstance(func, Builtin) and func.name == "re.sub":
-            return self._regex(node, args, env)
-        if (
-            isinstance(func, Func)
-            and isinstance(func.node, ast.FunctionDef)
-            and len(node.args) == 1
-        ):
-            inner = self.steps(node.args[0], env)
-            if isinstance(inner, Failed):
-                return inner
-            helper = _helper_steps(self.walker, func)
-            return helper if isinstance(helper, Failed) else [*inner, *helper]
-        return Failed("a call in a comprehension")
-
-    def _regex(
-        self, node: ast.Call, args: list[Value], env: Env
-    ) -> list[tuple[str, tuple[Any, ...]]] | Failed:
-        if len(node.args) != 3 or not all(isinstance(a, Const) for a in args[:2]):
-            return Failed("`re.sub` with options in a comprehension")
-        inner = self.steps(node.args[2], env)
-        if isinstance(inner, Failed):
-            return inner
-        pattern, replacement = (a.value for a in args[:2] if isinstance(a, Const))
-        return [*inner, ("regex_replace", (pattern, replacement))]
-
-
-def _helper_steps(walker: Walker, func: Func) -> list[tuple[str, tuple[Any, ...]]] | Failed:
-    """A one-argument helper that only rewrites its argument: `text = text.strip()`..."""
-    node = func.node
-    assert isinstance(node, ast.FunctionDef)
-    if len(node.args.args) != 1 or node.args.defaults:
-        return Failed(f"the helper {node.name} in a comprehension")
-    var = node.args.args[0].arg
-    inner = walker.nested(func.module)
-    pipeline = Pipeline(inner, var)
-    steps: list[tuple[str, tuple[Any, ...]]] = []
-    for stmt in _body(node):
-        if isinstance(stmt, ast.Expr):
-            continue
-        if isinstance(stmt, ast.Assign) and _assigns_to(stmt, var):
-            more = pipeline.steps(stmt.value, {})
-        elif isinstance(stmt, ast.Return) and stmt.value is not None:
-            more = pipeline.steps(stmt.value, {})
-            if isinstance(more, Failed):
-                return more
-            return [*steps, *more]
-        else:
-            return Failed(f"the helper {node.name} in a comprehension")
-        if isinstance(more, Failed):
-            return more
-        steps = [*steps, *more]
-    return Failed(f"the helper {node.name} returns nothing")
-
-
-# ------------------------------------------------------------------- helpers
-
-FOLDABLE: dict[str, Callable[..., Any]] = {
-    "len": len,
-    "int": int,
-    "str": str,
-    "float": float,
-    "bool": bool,
-    "abs": abs,
-    "min": min,
-    "max": max,
-    "round": round,
-    "range": lambda *a: list(range(*a)),
-}
-# Builtins with a Jinja filter of the same meaning on the values hooks give them.
-FILTERS: dict[str, tuple[str, Kind]] = {
-    "len": ("length", "int"),
-    "int": ("int", "int"),
-    "str": ("string", "str"),
-    "float": ("float", "float"),
-    "abs": ("abs", "any"),
-}
-BUILTINS = frozenset(
-    {
-        *FOLDABLE,
-        "sorted",
-        "list",
-        "set",
-        "tuple",
-        "zip",
-        "enumerate",
-        "range",
-        "partial",
-        "re.sub",
-        "re.findall",
-        "re.search",
-        "re.match",
-        "re.fullmatch",
-        "itertools.product",
-        "functools.partial",
-        "getattr",
-    }
-)
-KNOWN_IMPORTS = {
-    "functools.partial": "partial",
-    "itertools.product": "itertools.product",
-    "re.sub": "re.sub",
-}
-
-
-def _body(node: ast.FunctionDef) -> list[ast.stmt]:
-    return list(node.body)
 
 
 def _load(target: ast.expr) -> ast.expr:
@@ -1218,192 +698,9 @@ def _is_log(node: ast.Call, env: Env) -> bool:
     return root is not None and root in LOGGERS and root not in env
 
 
-def _rewrite(current: Value, keys: tuple[Any, ...], value: Value) -> Value:
-    """`current` with the item at `keys` replaced by `value`."""
-    if not keys:
-        return value
-    if isinstance(current, Table):
-        inner = current.get(keys[0])
-        return current.set(
-            keys[0],
-            _rewrite(inner if inner is not None else Failed("a missing key"), keys[1:], value),
-        )
-    if isinstance(current, Nested):
-        return current.write(keys, value)
-    return Nested(current, ((keys, value),))
-
-
-def _items_kind(owner: Value) -> Kind:
-    """What an item of a constant table or list is, when all its items are alike."""
-    if not isinstance(owner, Const) or not isinstance(owner.value, list | tuple | dict):
-        return "any"
-    values = list(owner.value.values() if isinstance(owner.value, dict) else owner.value)
-    kinds = {kind_of(Const(v)) for v in values}
-    return kinds.pop() if len(kinds) == 1 else "any"
-
-
-def _sequence(items: list[Value]) -> Value:
-    if all(isinstance(i, Const) for i in items):
-        return Const([i.value for i in items if isinstance(i, Const)])
-    return Seq(tuple(items))
-
-
 def _has_jump(body: Sequence[ast.stmt]) -> bool:
     return any(isinstance(n, ast.Break | ast.Continue) for s in body for n in ast.walk(s))
 
 
-def _same_name(node: ast.expr, target: ast.expr | str) -> bool:
-    name = target if isinstance(target, str) else getattr(target, "id", None)
-    return isinstance(node, ast.Name) and node.id == name
-
-
-def _assigns_to(stmt: ast.Assign, var: str) -> bool:
-    return len(stmt.targets) == 1 and _same_name(stmt.targets[0], var)
-
-
-def _foldable(owner: Value, method: str) -> bool:
-    """A method of a constant that can be called at import time (no side effects)."""
-    if not isinstance(owner, Const):
-        return False
-    if isinstance(owner.value, str):
-        return method in STR_METHODS
-    return isinstance(owner.value, list | tuple) and method in LIST_METHODS
-
-
-def _flags(value: Value) -> bool:
-    """A `re` flag, which the walker holds as its inline letter (`i` for IGNORECASE)."""
-    return (
-        isinstance(value, Const)
-        and isinstance(value.value, str)
-        and bool(value.value)
-        and set(value.value) <= set(RE_FLAGS.values())
-    )
-
-
-def truth(value: Value) -> Value:
-    """A value tested for truth: a regex match is true when the pattern is found."""
-    if isinstance(value, Match):
-        try:
-            text = wrap(render(value.text))
-        except Untranslatable as exc:
-            return Failed(str(exc))
-        test = f"{text}|regex_search({literal(value.pattern)}) is not none"
-        return Expr(test, COMPOUND, "bool")
-    return value
-
-
-def _has_field(row: Row, key: Value, negate: bool) -> Value:
-    """`"answer" in doc`: whether the row has the field."""
-    if not isinstance(key, Const) or not isinstance(key.value, str):
-        return Failed("a field test chosen at run time")
-    if key.value in row.fields:
-        return Const(not negate)
-    name = row.read(key.value)
-    if isinstance(name, Failed):
-        return name
-    return Expr(f"{render(name).text} is {'not ' if negate else ''}defined", COMPOUND, "bool")
-
-
 def _is_none(node: ast.expr) -> bool:
     return isinstance(node, ast.Constant) and node.value is None
-
-
-def _concat(parts: list[Value]) -> Value:
-    for part in parts:
-        if isinstance(part, Failed):
-            return part
-    if all(isinstance(p, Const) for p in parts):
-        try:
-            return Const("".join(str(p.value) for p in parts if isinstance(p, Const)))
-        except TypeError:
-            return Failed("text joined with something else")
-    return Concat(tuple(parts))
-
-
-def _format(text: str, args: list[Value], kwargs: dict[str, Value]) -> Value:
-    """`"{} and {}".format(a, b)` as a Concat."""
-    parts: list[Value] = []
-    auto = 0
-    try:
-        parsed = list(string.Formatter().parse(text))
-    except ValueError:
-        return Failed("a malformed format string")
-    for literal_text, name, spec, conversion in parsed:
-        parts.append(Const(literal_text))
-        if name is None:
-            continue
-        if spec or conversion not in (None, "s"):
-            return Failed("a format field with a spec")
-        if name == "":
-            if auto >= len(args):
-                return Failed("a format string with too few arguments")
-            parts.append(args[auto])
-            auto += 1
-        elif name.isdigit() and int(name) < len(args):
-            parts.append(args[int(name)])
-        elif name in kwargs:
-            parts.append(kwargs[name])
-        else:
-            return Failed("a format field the walker cannot read")
-    return _concat(parts)
-
-
-def derive(
-    build: Callable[[Expr], str], value: Value, *, kind: Kind = "any", prec: int = FILTERED
-) -> Value:
-    """An expression built from one value; Failed when the value has none."""
-    try:
-        return Expr(build(render(value)), prec, kind)
-    except Untranslatable as exc:
-        return Failed(str(exc))
-
-
-def _expr_all(build: Callable[[list[Expr]], str], values: list[Value]) -> Value:
-    try:
-        return Expr(build([render(v) for v in values]), FILTERED, "any")
-    except Untranslatable as exc:
-        return Failed(str(exc))
-
-
-def _fold(op: ast.operator, a: Any, b: Any) -> Any:
-    if isinstance(op, ast.Add):
-        return a + b
-    if isinstance(op, ast.Sub):
-        return a - b
-    if isinstance(op, ast.Mult):
-        return a * b
-    if isinstance(op, ast.Div):
-        return a / b
-    if isinstance(op, ast.FloorDiv):
-        return a // b
-    if isinstance(op, ast.Mod):
-        return a % b
-    if isinstance(op, ast.Pow):
-        return a**b
-    raise TypeError(type(op).__name__)
-
-
-def _unary(op: ast.unaryop, a: Any) -> Any:
-    if isinstance(op, ast.Not):
-        return not a
-    if isinstance(op, ast.USub):
-        return -a
-    if isinstance(op, ast.UAdd):
-        return +a
-    raise TypeError(type(op).__name__)
-
-
-def _compare(op: ast.cmpop, a: Any, b: Any) -> Any:
-    table: dict[type[ast.AST], Callable[[Any, Any], Any]] = {
-        ast.Eq: lambda x, y: x == y,
-        ast.NotEq: lambda x, y: x != y,
-        ast.Lt: lambda x, y: x < y,
-        ast.LtE: lambda x, y: x <= y,
-        ast.Gt: lambda x, y: x > y,
-        ast.GtE: lambda x, y: x >= y,
-        ast.In: lambda x, y: x in y,
-        ast.NotIn: lambda x, y: x not in y,
-        ast.Is: lambda x, y: x is None and y is None,
-        ast.IsNot: lambda x, y: not (x is None and y is None),
-    }
-    return table[type(op)](a, b)

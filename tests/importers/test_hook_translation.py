@@ -17,7 +17,8 @@ import pytest
 from taskseed.contract.mapping import compile_expr
 from taskseed.importers.lm_eval_families import FamilyFinder
 from taskseed.importers.lm_eval_hooks import Followed, HookReader, RowPlan
-from taskseed.importers.py_eval import Module, Walker
+from taskseed.importers.py_eval import Walker
+from taskseed.importers.py_module import Module
 from taskseed.importers.py_values import Failed, Row, Rows, Value, render, template
 
 # ---------------------------------------------------------------- small functions
