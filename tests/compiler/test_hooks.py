@@ -4,6 +4,8 @@ trusted, recorded in the plan, refused by `taskseed run` without --trust-hooks."
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -149,3 +151,37 @@ def test_taskseed_run_refuses_hooks_without_trust(tmp_path: Path) -> None:
     )
     assert validate.returncode == 1  # a catalog validated with --strict keeps no hooks
     assert "warning[TS604]" in validate.stdout
+
+
+def test_a_trusted_run_calls_the_hooks(tmp_path: Path) -> None:
+    catalog(tmp_path)
+    repo = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "taskseed.cli",
+            "run",
+            "taskspecs",
+            "--fixtures",
+            "--trust-hooks",
+            "--engine",
+            "tests.runtime.scripted:make",
+            "--no-progress",
+            "-o",
+            "out",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    manifest = json.loads((tmp_path / "out/manifest.json").read_text())
+    counts = manifest["units"]["quiz/default"]["counts"]
+    assert counts["seeds"] == 1  # the `has_options` hook kept one of two rows
+    assert counts["normalized"] == 1
+    with sqlite3.connect(tmp_path / "out/ledger.sqlite") as ledger:
+        sent = [bytes(row[0]).decode() for row in ledger.execute("SELECT request FROM requests")]
+    assert any("Q: What is two and two?" in request for request in sent)  # the `prompt` hook
