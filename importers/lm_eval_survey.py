@@ -136,7 +136,8 @@ class HookRecord:
 
     @property
     def translated(self) -> bool:
-        return self.outcomes["translated"] > 0 and not self.outcomes["by hand"]
+        """Translated for every task that uses it."""
+        return self.outcomes["translated"] == self.tasks
 
 
 @dataclass
@@ -150,8 +151,14 @@ class Survey:
     warnings: Counter[str] = field(default_factory=Counter)  # codes, over the clean specs
 
     def record(self, outcomes: list[HookOutcome], reader: HookReader) -> None:
+        """One task's hooks. A hook counts once per task, by its worst outcome (a
+        `process_docs` that translated may still fail a field that reads it)."""
+        worst: dict[tuple[str, Path, str], HookOutcome] = {}
         for outcome in outcomes:
             key = (outcome.key, outcome.file, outcome.function)
+            if key not in worst or _RANK[outcome.outcome] > _RANK[worst[key].outcome]:
+                worst[key] = outcome
+        for key, outcome in worst.items():
             record = self.hooks.setdefault(key, HookRecord(*key))
             record.tasks += 1
             record.outcomes[outcome.outcome] += 1
@@ -159,6 +166,9 @@ class Survey:
                 record.reasons[outcome.reason] += 1
             if not record.patterns:
                 record.patterns = _function_patterns(reader, outcome.file, outcome.function)
+
+
+_RANK = {"translated": 0, "referenced": 1, "by hand": 2}
 
 
 def _function_patterns(reader: HookReader, file: Path, function: str) -> set[str]:
