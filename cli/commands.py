@@ -40,7 +40,7 @@ def _report(args: argparse.Namespace, result: object, stream: TextIO) -> int:
 def validate(args: argparse.Namespace) -> int:
     from taskseed.compiler.driver import compile_paths
 
-    result = compile_paths(args.paths)
+    result = compile_paths(args.paths, trust_hooks=args.trust_hooks)
     return _report(args, result, sys.stdout)
 
 
@@ -49,7 +49,7 @@ def compile_plan(args: argparse.Namespace) -> int:
     from taskseed.contract.plan import encode
 
     root = Path(args.root) if args.root else None
-    result = compile_paths(args.paths, root=root)
+    result = compile_paths(args.paths, root=root, trust_hooks=args.trust_hooks)
     code = _report(args, result, sys.stderr)
     if code != EXIT_OK or result.plan is None:
         return code if code != EXIT_OK else EXIT_DIAGNOSTICS

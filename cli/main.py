@@ -33,6 +33,15 @@ def _format_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def trust_hooks_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--trust-hooks",
+        action="store_true",
+        help=f"run the Python hooks the specs name ({what}); without it they are only "
+        "checked, never imported",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from taskseed.cli import commands, plan_diff_cmd
 
@@ -46,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check task specs and report every problem")
     p.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    trust_hooks_option(p, "on the fixture rows")
     _format_option(p)
     p.set_defaults(handler=commands.validate)
 
@@ -56,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--root", default=None, help="paths in the plan are relative to this folder")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    trust_hooks_option(p, "on the fixture rows")
     _format_option(p)
     p.set_defaults(handler=commands.compile_plan)
 

@@ -100,7 +100,15 @@ def register(sub: Any) -> None:
     run.add_argument(
         "--max-tokens", type=int, metavar="N", help="cap every request's max_tokens (quick runs)"
     )
-    run.add_argument("--root", default=".", help="local seed files are relative to this folder")
+    run.add_argument(
+        "--root", default=".", help="local seed and hook files are relative to this folder"
+    )
+    run.add_argument(
+        "--trust-hooks",
+        action="store_true",
+        help="run the Python hooks the plan's units name (Python code from the specs, "
+        "run with your permissions); without it a plan with hooks is refused",
+    )
 
     scale = p.add_argument_group("scale")
     scale.add_argument(
@@ -151,7 +159,7 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run_command)
 
 
-def load_plan(inputs: list[str]) -> Any:
+def load_plan(inputs: list[str], trust_hooks: bool = False) -> Any:
     from taskseed.cli.commands import read_plan
 
     if len(inputs) == 1 and inputs[0].endswith(".json"):
@@ -159,7 +167,7 @@ def load_plan(inputs: list[str]) -> Any:
     from taskseed.compiler.diagnostic_formats import render_text
     from taskseed.compiler.driver import compile_paths
 
-    result = compile_paths(inputs)
+    result = compile_paths(inputs, trust_hooks=trust_hooks)
     if result.plan is None:
         sys.stderr.write(render_text(result.diagnostics.sorted(), result.sources))
         raise UserError("the specs have errors; fix them or run `taskseed validate` first")
@@ -206,12 +214,13 @@ def run_command(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
-    plan = load_plan(args.inputs)
+    plan = load_plan(args.inputs, args.trust_hooks)
     patterns = [p.strip() for p in args.tasks.split(",") if p.strip()]
     try:
         units = select_units(plan, patterns)
     except SelectionError as exc:
         raise UserError(str(exc)) from None
+    allow_hooks(units, args)
     options = RunOptions(
         use_fixtures=args.fixtures,
         limit_seeds=args.limit_seeds,
@@ -267,6 +276,26 @@ def run_command(args: argparse.Namespace) -> int:
         f"{rejected} rejects under {args.out}/rejects/, manifest {args.out}/manifest.json"
     )
     return EXIT_OK
+
+
+def allow_hooks(units: Any, args: argparse.Namespace) -> None:
+    """Refuse units with Python hooks unless the user trusts them; then let them run."""
+    from taskseed.contract.hooks import GATE
+
+    hooked = [u for u in units if u.hooks]
+    if not hooked:
+        return
+    named = sorted({f"{h.file}:{h.function}" for u in hooked for h in u.hooks})
+    shown = ", ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
+    if not args.trust_hooks:
+        ids = ", ".join(u.id for u in hooked[:3]) + (" ..." if len(hooked) > 3 else "")
+        raise UserError(
+            f"{len(hooked)} unit(s) ({ids}) call Python hooks ({shown}); they run code "
+            "from the specs with your permissions: read them, then pass --trust-hooks"
+        )
+    if args.executor != "local":
+        raise UserError("units with Python hooks run with --executor local only")
+    GATE.allow(((h.file, h.function, h.sha256) for u in hooked for h in u.hooks), Path(args.root))
 
 
 def run_ray(

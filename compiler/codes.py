@@ -5,8 +5,8 @@ prints the entry, `docs/diagnostics.md` is generated from this table (`make docs
 and a test fails when a code used in the source has no entry here, or the reverse.
 
 Numbering: 1xx loading files, 2xx the shape of a spec, 3xx resolving extends and
-subtasks, 4xx seed data and answer rules, 5xx templates and expressions, 9xx the
-compiler itself.
+subtasks, 4xx seed data and answer rules, 5xx templates and expressions, 600-629
+provenance and Python hooks (imported specs), 9xx the compiler itself.
 """
 
 from __future__ import annotations
@@ -490,6 +490,68 @@ Mapping values are Jinja expressions over the seed row (`choices.text`,
             """
 Only Jinja's built-in filters and taskseed's own are available: `options`, `letter`,
 `boxed`, `regex_search`, `regex_findall`, `regex_replace` and `from_json`.
+""",
+        ),
+        CodeInfo(
+            "TS600",
+            "missing-citation",
+            W,
+            "The task's source has no citation.",
+            """
+Every task cites the paper or page of its seed data in `source.citation`. A spec may
+leave it out while it is being written (`taskseed import` does when lm-eval's README has
+no BibTeX entry), but the catalog requires it: `taskseed validate --strict` fails on
+this warning.
+
+    source:
+      citation: "Clark et al. (2018), Think you have Solved Question Answering? ..."
+""",
+        ),
+        CodeInfo(
+            "TS601",
+            "hook-file",
+            E,
+            "A hook's file does not exist, is not a `.py` file, or lies outside the spec's folder.",
+            """
+A hook names a Python file relative to the spec that names it, and the file must lie
+in that spec's folder or below it (symbolic links resolved), like the file `taskseed
+import lm-eval --hooks` copies to `hooks/`:
+
+    question: {hook: hooks/logiqa_utils.py:doc_to_text}
+""",
+        ),
+        CodeInfo(
+            "TS602",
+            "hook-syntax",
+            E,
+            "A hook's file is not valid Python.",
+            """
+Validation parses hook files with Python's `ast` module and never imports them; a file
+that does not parse cannot be checked. The note gives the line of the syntax error.
+""",
+        ),
+        CodeInfo(
+            "TS603",
+            "hook-function",
+            E,
+            "A hook names a function its file does not define, or one that cannot take the row.",
+            """
+The function must be defined at the top level of the file (`def name(doc): ...`) and
+be callable with the row as its only argument: one positional parameter, any others
+with defaults.
+""",
+        ),
+        CodeInfo(
+            "TS604",
+            "hook-not-run",
+            W,
+            "A field is given by a Python hook, which validation checked but did not run.",
+            """
+Hooks are Python code, and specs may come from pull requests: `taskseed validate`
+checks a hook without importing it (its file, its syntax, its function), so the fixture
+rows of a task with hooks are not mapped. `taskseed validate --trust-hooks` runs the
+hooks on the fixture rows, and `taskseed run` runs them only with `--trust-hooks`. The
+catalog itself, validated with `--strict`, has no hooks.
 """,
         ),
         CodeInfo(

@@ -68,12 +68,16 @@ def discover(paths: Sequence[Path], diagnostics: Diagnostics) -> list[Path]:
     return sorted(unique.values(), key=lambda p: p.as_posix())
 
 
-def compile_paths(paths: Sequence[Path | str], root: Path | None = None) -> CompileResult:
+def compile_paths(
+    paths: Sequence[Path | str], root: Path | None = None, *, trust_hooks: bool = False
+) -> CompileResult:
+    """Compile specs. `trust_hooks` lets the Python hooks they name run on their fixture
+    rows (`--trust-hooks`); otherwise hooks are only checked, never imported."""
     diagnostics = Diagnostics()
     sources: dict[str, SourceFile] = {}
     files = discover([Path(p) for p in paths], diagnostics)
     resolver = Resolver(diagnostics, sources)
-    builder = PlanBuilder(diagnostics, sources, root or Path.cwd())
+    builder = PlanBuilder(diagnostics, sources, root or Path.cwd(), trust_hooks=trust_hooks)
 
     resolved: list[ResolvedUnit] = []
     declared: dict[str, Span] = {}

@@ -22,6 +22,7 @@ import msgspec
 
 from taskseed.compiler.diagnostics import Diagnostics
 from taskseed.compiler.fixtures import Fixture, FixtureReader
+from taskseed.compiler.hooks import HookChecker, hook_reference, merge_hooks
 from taskseed.compiler.lsh_bands import optimal_bands_rows
 from taskseed.compiler.nodes import MapNode, Node, ScalarNode, SeqNode, lookup
 from taskseed.compiler.resolve import ResolvedUnit
@@ -31,6 +32,7 @@ from taskseed.compiler.spec import (
     DataFiles,
     DedupSpec,
     EvalSourceSpec,
+    HookSpec,
     KindSpec,
     MultipleChoiceFormat,
     SamplingSpec,
@@ -45,6 +47,7 @@ from taskseed.compiler.templates import (
     TemplateOrigin,
     record_fields,
 )
+from taskseed.contract.hooks import GATE
 from taskseed.contract.language import AUTO, OFF, detect_language, language_code
 from taskseed.contract.mapping import MappingError, compile_expr, normalize
 from taskseed.contract.plan import (
@@ -58,6 +61,7 @@ from taskseed.contract.plan import (
     PlanFilters,
     PlanFixture,
     PlanFormat,
+    PlanHook,
     PlanLanguage,
     PlanLengthBounds,
     PlanMapping,
@@ -115,6 +119,7 @@ class PlanBuilder:
     fixtures: dict[str, PlanFixture] = field(default_factory=dict)
     _fixture_ids: dict[int, str] = field(default_factory=dict)
     _normalized: dict[tuple[str, str], list[SeedRecord]] = field(default_factory=dict)
+    trust_hooks: bool = False  # run hooks on the fixture rows (`--trust-hooks`)
     _languages: dict[tuple[str, str], str | None] = field(default_factory=dict)
     # Fixture rows each (`seeds.where`, fixture) keeps; a unit that keeps none is warned.
     _kept: dict[tuple[str | None, str], int] = field(default_factory=dict)
@@ -124,6 +129,7 @@ class PlanBuilder:
     def __post_init__(self) -> None:
         self.checker = TemplateChecker(self.diagnostics, self.sources)
         self.reader = FixtureReader(self.diagnostics, self.sources)
+        self.hook_checker = HookChecker(self.diagnostics, self.root)
         self._root = os.path.realpath(self.root)
         self._relative: dict[str, str] = {}
 
@@ -156,7 +162,9 @@ class PlanBuilder:
         notes = tuple(notes)
         fmt = self.format(spec)
         fixture = self.fixture(spec, tree)
-        mapping = self.mapping(spec, tree, fixture)
+        hooks = self.hooks(spec, tree)
+        mapping = self.mapping(spec, tree, fixture, hooks)
+        where = _computed(spec.seeds.where, ("seeds", "where"), hooks)
         fields = record_fields(resolved.vars, msgspec.structs.asdict(fmt))
         steps = []
         for kind in DATA_KINDS:
@@ -187,13 +195,15 @@ class PlanBuilder:
         fixture_id = None
         key: tuple[str, str] | None = None
         language = self.language(spec, None, None, mapping, fmt, resolved)
+        runnable = self.runnable(hooks, tree, notes)
         if fixture is not None:
             fixture_id = self.register_fixture(fixture)
-            key = self.check_fixture_rows(
-                fixture, fixture_id, mapping, fmt, spec.seeds.where, resolved, tree, notes
-            )
-            self.check_fixture_kept(fixture, fixture_id, spec.seeds.where, resolved, tree, notes)
-            language = self.language(spec, key, fixture, mapping, fmt, resolved)
+            if runnable:
+                key = self.check_fixture_rows(
+                    fixture, fixture_id, mapping, fmt, where, resolved, tree, notes
+                )
+                self.check_fixture_kept(fixture, fixture_id, where, resolved, tree, notes)
+                language = self.language(spec, key, fixture, mapping, fmt, resolved)
         if len(self.diagnostics.errors) > before:
             return None
         unit = Unit(
@@ -212,7 +222,7 @@ class PlanBuilder:
             source=PlanSource(
                 citation=spec.source.citation, license=spec.source.license, url=spec.source.url
             ),
-            seeds=self.seeds(spec, tree, fixture_id),
+            seeds=self.seeds(spec, tree, fixture_id, where),
             mapping=mapping,
             format=fmt,
             steps=steps,
@@ -220,6 +230,7 @@ class PlanBuilder:
             filters=_filters(spec, mapping, language, self.seed_facts(key)),
             dedup=_dedup(spec),
             decontaminate=self.decontaminate(spec, tree, resolved.subtask),
+            hooks=merge_hooks(list(hooks.values())),
         )
         unit.fingerprint = content_id(msgspec.json.encode(unit, order="deterministic"))
         return unit
@@ -253,7 +264,47 @@ class PlanBuilder:
             self._fixtures_by_name[key] = self.reader.read(path, node.span)
         return self._fixtures_by_name[key]
 
-    def seeds(self, spec: TaskSpec, tree: MapNode, fixture_id: str | None) -> PlanSeeds:
+    def hooks(self, spec: TaskSpec, tree: MapNode) -> dict[tuple[str, ...], PlanHook]:
+        """Every field given by a Python hook, checked statically (never imported)."""
+        found: dict[tuple[str, ...], PlanHook] = {}
+        for path, value in _expressions(spec):
+            if not isinstance(value, HookSpec):
+                continue
+            node = lookup(tree, (*path, "hook")) or lookup(tree, path) or tree
+            checked = self.hook_checker.check(
+                value, self.written_in(node), node.span, ".".join(path)
+            )
+            if checked is not None:
+                found[path] = checked
+        return found
+
+    def runnable(
+        self, hooks: dict[tuple[str, ...], PlanHook], tree: MapNode, notes: tuple[str, ...]
+    ) -> bool:
+        """Whether the fixture rows may be mapped: yes without hooks, or with hooks
+        that `--trust-hooks` lets this process run; otherwise warn at every hook."""
+        if not hooks:
+            return True
+        if self.trust_hooks:
+            GATE.allow(((h.file, h.function, h.sha256) for h in hooks.values()), self.root)
+            return True
+        for path, hook in hooks.items():
+            node = lookup(tree, (*path, "hook")) or lookup(tree, path) or tree
+            self.diagnostics.add(
+                "TS604",
+                f"`{'.'.join(path)}` calls the Python hook {hook.function} in {hook.file}, "
+                "checked without running it",
+                node.span,
+                notes=[
+                    *notes,
+                    "the fixture rows are not mapped; --trust-hooks runs the hooks on them",
+                ],
+            )
+        return False
+
+    def seeds(
+        self, spec: TaskSpec, tree: MapNode, fixture_id: str | None, where: str | None
+    ) -> PlanSeeds:
         seeds = spec.seeds
         files: list[str] = []
         if seeds.files is not None:
@@ -272,7 +323,7 @@ class PlanBuilder:
             split=seeds.split,
             training_split_reason=seeds.training_split_reason,
             eval_splits=list(seeds.eval_splits),
-            where=seeds.where,
+            where=where,
             fixture=fixture_id,
         )
 
@@ -327,7 +378,13 @@ class PlanBuilder:
                 if isinstance(node, ScalarNode) and isinstance(node.value, str):
                     self.checker.check_expression(node.value, node, None)
 
-    def mapping(self, spec: TaskSpec, tree: MapNode, fixture: Fixture | None) -> PlanMapping:
+    def mapping(
+        self,
+        spec: TaskSpec,
+        tree: MapNode,
+        fixture: Fixture | None,
+        hooks: dict[tuple[str, ...], PlanHook],
+    ) -> PlanMapping:
         row_fields = fixture.fields if fixture is not None else None
         for path, text in _expressions(spec):
             node = lookup(tree, path)
@@ -338,18 +395,25 @@ class PlanBuilder:
         source: Literal["index", "label", "text"] = (
             "index" if answer.index is not None else "label" if answer.label else "text"
         )
-        value = answer.index or answer.label or answer.text or ""
+        given = answer.index if answer.index is not None else answer.label or answer.text or ""
+        a = ("mapping", "answer")
         return PlanMapping(
-            question=m.question,
-            context=m.context,
-            choices=m.choices,
+            question=_computed(m.question, ("mapping", "question"), hooks) or "",
+            context=_computed(m.context, ("mapping", "context"), hooks),
+            choices=_listed(m.choices, ("mapping", "choices"), hooks),
             answer=PlanAnswer(
-                source=source, value=value, labels=answer.labels, aliases=answer.aliases
+                source=source,
+                value=_computed(given, (*a, source), hooks) or "",
+                labels=_listed(answer.labels, (*a, "labels"), hooks),
+                aliases=_computed(answer.aliases, (*a, "aliases"), hooks),
             ),
-            rationale=m.rationale,
-            tests=m.tests,
-            id=m.id,
-            metadata=dict(m.metadata),
+            rationale=_computed(m.rationale, ("mapping", "rationale"), hooks),
+            tests=_computed(m.tests, ("mapping", "tests"), hooks),
+            id=_computed(m.id, ("mapping", "id"), hooks),
+            metadata={
+                name: _computed(text, ("mapping", "metadata", name), hooks) or ""
+                for name, text in m.metadata.items()
+            },
         )
 
     def prompt(
@@ -625,6 +689,24 @@ def _path(name: str) -> Path:
 @lru_cache(maxsize=4096)
 def _folder(name: str) -> Path:
     return Path(name).parent
+
+
+def _computed(
+    value: str | HookSpec | None, path: tuple[str, ...], hooks: dict[tuple[str, ...], PlanHook]
+) -> str | None:
+    """An expression as the plan holds it: the text, or a hook's reference."""
+    if isinstance(value, HookSpec):
+        hook = hooks.get(path)
+        return hook_reference(hook) if hook is not None else ""
+    return value
+
+
+def _listed(
+    value: str | list[str] | HookSpec | None,
+    path: tuple[str, ...],
+    hooks: dict[tuple[str, ...], PlanHook],
+) -> str | list[str] | None:
+    return list(value) if isinstance(value, list) else _computed(value, path, hooks)
 
 
 def _enabled(spec: TaskSpec, kind: str) -> bool:

@@ -65,6 +65,7 @@ class UnitRules:
         self.diagnostics.add(code, message, span, label=label, notes=self.notes)
 
     def check(self, spec: TaskSpec) -> None:
+        self.source(spec)
         self.seeds(spec)
         self.loading(spec)
         self.answers(spec)
@@ -72,6 +73,19 @@ class UnitRules:
         self.filters(spec)
         self.numbers(spec)
         self.language(spec)
+
+    def source(self, spec: TaskSpec) -> None:
+        if spec.source.citation is None or not spec.source.citation.strip():
+            self.error(
+                "TS600",
+                f"task `{spec.task}` has no `source.citation`: cite the paper or page of "
+                "its seed data",
+                ("source", "citation")
+                if lookup(self.tree, ("source", "citation"))
+                else ("source",),
+                "add the dataset's citation",
+                key=True,
+            )
 
     def seeds(self, spec: TaskSpec) -> None:
         seeds = spec.seeds

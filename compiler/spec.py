@@ -44,10 +44,34 @@ class Strict(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, kw_
     pass
 
 
+HOOK_PATTERN = r"^[^:]+\.py:[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class HookSpec(Strict, kw_only=True):
+    """A Python function that computes the value from the native row, instead of an
+    expression. Opt-in and visible: validation checks it without running it unless
+    `--trust-hooks` is given, and a run calls it only with `--trust-hooks`."""
+
+    hook: Annotated[
+        str,
+        Meta(
+            pattern=HOOK_PATTERN,
+            description="`file.py:function`: a Python file of the catalog (relative to the "
+            "spec) and a function of one argument, the row.",
+        ),
+    ]
+
+
+Computed = Expression | HookSpec
+
+
 class SourceSpec(Strict, kw_only=True):
     """Where the seed data comes from, how to cite it, and under which licence."""
 
-    citation: Annotated[str, Meta(description="How to cite the dataset.")]
+    citation: Annotated[
+        str | None,
+        Meta(description="How to cite the dataset (a warning, TS600, until it is given)."),
+    ] = None
     license: Annotated[str, Meta(description="The seed data's licence (SPDX id where one exists).")]
     url: str | None = None
 
@@ -95,7 +119,8 @@ class SeedsSpec(Strict, kw_only=True):
         Meta(description="Splits the task is evaluated on: never seeds; used to decontaminate."),
     ] = field(default_factory=list)
     where: Annotated[
-        Expression | None, Meta(description="Keep only rows for which this expression is true.")
+        Computed | None,
+        Meta(description="Keep only rows for which this expression (or hook) is true."),
     ] = None
     fixture: Annotated[
         str | None,
@@ -106,38 +131,36 @@ class SeedsSpec(Strict, kw_only=True):
 class AnswerSpec(Strict, kw_only=True):
     """How the answer is given in the seed row: by `index`, by `label`, or as `text`."""
 
-    index: Annotated[Expression | None, Meta(description="0-based index into `choices`.")] = None
+    index: Annotated[Computed | None, Meta(description="0-based index into `choices`.")] = None
     label: Annotated[
-        Expression | None, Meta(description="A label such as `B`, looked up in `labels`.")
+        Computed | None, Meta(description="A label such as `B`, looked up in `labels`.")
     ] = None
     labels: Annotated[
-        Expression | list[str] | None,
+        Expression | list[str] | HookSpec | None,
         Meta(description="The option labels; letters A, B, C, ... when absent."),
     ] = None
-    text: Annotated[Expression | None, Meta(description="The answer's text.")] = None
-    aliases: Annotated[Expression | None, Meta(description="Other accepted answers (a list).")] = (
-        None
-    )
+    text: Annotated[Computed | None, Meta(description="The answer's text.")] = None
+    aliases: Annotated[Computed | None, Meta(description="Other accepted answers (a list).")] = None
 
 
 class MappingSpec(Strict, kw_only=True):
     """From the seed dataset's native row to the unified seed record."""
 
-    question: Expression
-    context: Expression | None = None
+    question: Computed
+    context: Computed | None = None
     choices: Annotated[
-        Expression | list[str] | None,
+        Expression | list[str] | HookSpec | None,
         Meta(description="An expression giving the option texts, or a literal list."),
     ] = None
     answer: AnswerSpec
-    rationale: Expression | None = None
+    rationale: Computed | None = None
     tests: Annotated[
-        Expression | None, Meta(description="Code tasks: the test statements (a list).")
+        Computed | None, Meta(description="Code tasks: the test statements (a list).")
     ] = None
     id: Annotated[
-        Expression | None, Meta(description="The row's own id; a content hash when absent.")
+        Computed | None, Meta(description="The row's own id; a content hash when absent.")
     ] = None
-    metadata: dict[str, Expression] = field(default_factory=dict)
+    metadata: dict[str, Computed] = field(default_factory=dict)
 
 
 class AnswerFormatBase(Strict, tag_field="type"):
@@ -567,4 +590,6 @@ class TaskSpec(Strict, kw_only=True):
 
 # Structs whose required fields are required even in a partial file (defaults or
 # overrides can never supply them).
-ALWAYS_COMPLETE: frozenset[type[Any]] = frozenset({SubtaskSpec, MatrixSpec, EvalSourceSpec})
+ALWAYS_COMPLETE: frozenset[type[Any]] = frozenset(
+    {SubtaskSpec, MatrixSpec, EvalSourceSpec, HookSpec}
+)

@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 from jinja2 import TemplateError, Undefined
 
+from taskseed.contract import hooks
 from taskseed.contract.jinja_env import environment, option_labels
 from taskseed.contract.jinja_eval import evaluator
 from taskseed.contract.plan import PlanFormat, PlanMapping
@@ -57,8 +58,11 @@ def compile_expr(text: str) -> Callable[[dict[str, Any]], Any]:
 
     Expressions are evaluated by walking their syntax tree (`jinja_eval`), which gives
     Jinja's results without the cost of compiling each one; what that walker does not
-    cover is compiled by Jinja.
+    cover is compiled by Jinja. A hook reference (`hook:file.py:function`) calls that
+    Python function instead, if this process trusts it (`contract/hooks.py`).
     """
+    if hooks.parse_reference(text) is not None:
+        return lambda row: hooks.GATE.call(text, row)
     expr = classify(text)
     walked = evaluator(expr.body, is_template=expr.is_template)
     if walked is not None:

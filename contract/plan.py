@@ -21,7 +21,7 @@ class Base(msgspec.Struct, kw_only=True, omit_defaults=False):
 
 
 class PlanSource(Base, kw_only=True):
-    citation: str
+    citation: str | None = None  # None only where validation warned (TS600)
     license: str
     url: str | None = None
 
@@ -209,6 +209,16 @@ class PlanDecontaminate(Base, kw_only=True):
     minhash: PlanDedup
 
 
+class PlanHook(Base, kw_only=True):
+    """A Python function the unit calls (`contract/hooks.py`); an expression field that
+    calls it holds `hook:<file>:<function>`."""
+
+    file: str  # relative to the plan root
+    function: str
+    sha256: str  # of the file as compiled; a changed file is refused
+    fields: list[str] = msgspec.field(default_factory=list)  # "mapping.question", "seeds.where"
+
+
 class Unit(Base, kw_only=True):
     id: str  # "task/subtask"
     task: str
@@ -230,6 +240,7 @@ class Unit(Base, kw_only=True):
     filters: PlanFilters
     dedup: PlanDedup
     decontaminate: PlanDecontaminate
+    hooks: list[PlanHook] = msgspec.field(default_factory=list)  # run only with --trust-hooks
     fingerprint: str = ""
 
 

@@ -5,6 +5,11 @@ A family becomes one spec. A task is a family of one; a group file (`group:` wit
 subtasks. An argument is a task, group or tag name looked up in the installed lm-eval,
 a task or group file, or a folder, which gives one family per group file in it and one
 per task that none of those groups lists.
+
+`--family NAME` names a folder of lm-eval's tasks (`hendrycks_math`, `afrobench/afrimgsm`)
+or a group or tag: every task of the folder is imported, one family per template its
+files share (the file their `output_type` or `dataset_path` comes from), so that tasks
+written from one template become the subtasks of one spec.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ class ImportInputError(Exception):
 @dataclass
 class Family:
     name: str
-    kind: Literal["task", "group", "tag"]
+    kind: Literal["task", "group", "tag", "folder"]
     source: Path  # the task or group file; for a tag, the folder holding its tasks
     members: list[Config]
 
@@ -105,6 +110,44 @@ class FamilyFinder:
         index = self.index(path.resolve().parent)
         name = str(config.get(kind))
         return self.family(Found(kind, name, [config]), index)
+
+    def whole(self, name: str) -> Families:
+        """`--family NAME`: a folder of lm-eval's tasks, else a group or tag."""
+        if self.root is None:
+            raise ImportInputError(
+                f"cannot look up `{name}`: lm_eval is not installed; give a folder instead"
+            )
+        folder = self.root / name
+        if ".." not in Path(name).parts and folder.is_dir():
+            return self.templates(folder, name)
+        found = self.index().find(name)
+        if found is None or found.kind == "task":
+            folders = sorted(p.name for p in self.root.iterdir() if p.is_dir())
+            hint = did_you_mean(name, folders + self.index().names())
+            raise ImportInputError(
+                f"no lm-eval task folder, group or tag is named `{name}`"
+                + (f"; {hint}" if hint else "")
+            )
+        return self.family(found, self.index())
+
+    def templates(self, folder: Path, name: str) -> Families:
+        """Every task under `folder`, one family per shared template."""
+        result = Families()
+        clusters: dict[Path, list[Config]] = {}
+        for path in sorted(yaml_files(folder.resolve())):
+            try:
+                config = load_config(path)
+            except LmEvalYamlError as exc:
+                result.problems.append(str(exc))
+                continue
+            if kind_of(config) == "task":
+                clusters.setdefault(template_of(config), []).append(config)
+        if not clusters:
+            raise ImportInputError(f"no lm-eval task files under {folder}")
+        names = _cluster_names(name, list(clusters), folder.resolve())
+        for template, members in clusters.items():
+            result.found.append(Family(names[template], "folder", template, _unique(members)))
+        return result
 
     def folder(self, folder: Path) -> Families:
         index = self.index(folder.resolve())
@@ -220,6 +263,36 @@ class FamilyFinder:
                 return []
             return self.members(found.configs[0], index, merged, seen | {name}, problems)
         return [config.overlay(*merged) for config in found.configs]
+
+
+def template_of(config: Config) -> Path:
+    """The file a task's shape comes from: where its `output_type` (or `dataset_path`)
+    is written, itself when it writes both."""
+    for key in ("output_type", "dataset_path"):
+        if key in config.origins:
+            return config.origin(key).path.resolve()
+    return config.path.resolve()
+
+
+_TEMPLATE_WORDS = frozenset({"yaml", "template", "default", "common", "base", "task"})
+
+
+def _cluster_names(family: str, templates: list[Path], folder: Path) -> dict[Path, str]:
+    """One spec name per template: the family's name, plus what tells templates apart."""
+    if len(templates) == 1:
+        return {templates[0]: family.replace("/", "_")}
+    base = family.replace("/", "_")
+    names: dict[Path, str] = {}
+    for template in templates:
+        parts = template.parent.relative_to(folder).parts if template.is_relative_to(folder) else ()
+        words = [w for part in parts for w in part.split("_")]
+        words += [w for w in template.stem.split("_") if w and w not in _TEMPLATE_WORDS]
+        suffix = "_".join(dict.fromkeys(w for w in words if w)) or template.stem.strip("_")
+        name = f"{base}_{suffix}" if not suffix.startswith(base) else suffix
+        while name in names.values():
+            name += "_"
+        names[template] = name
+    return names
 
 
 def _with(overrides: Overrides, extra: dict[str, Any], at: Origin) -> Overrides:

@@ -164,6 +164,10 @@ class TaskIndex:
             return Found("tag", name, [tagged[k] for k in sorted(tagged)])
         return None
 
+    def includers(self, path: Path) -> set[Path]:
+        """The files that include `path` (after `texts()`)."""
+        return self._includers.get(path, set())
+
     def names(self) -> list[str]:
         """Task and group names, for did-you-mean suggestions."""
         found = {m.group(1) for text in self.texts().values() for m in _NAME_KEY.finditer(text)}

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 _SINGLE = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.DOTALL)
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_LEAD_LABEL = re.compile(r"^\s*(?:Question|Q)\s*:\s*")
-_ANSWER_CUE = re.compile(r"(?:\n\s*A|\s*\bAnswer)\s*:\s*$")
+_LEAD_LABEL = re.compile(r"^\s*(?:Question|Q|Problem)\s*:\s*")
+_ANSWER_CUE = re.compile(r"(?:\n\s*A|\s*\b(?:Answer|Solution))\s*:\s*$")
 _LETTER_LIST_INDEX = re.compile(
     r"""^\[\s*((?:(['"])[A-Za-z]\2\s*,\s*)*(['"])[A-Za-z]\3)\s*,?\s*\]\.index\((.+)\)$"""
 )

@@ -1,8 +1,9 @@
 """A task's title and citation from the README.md lm-eval keeps beside its YAML files.
 
 lm-eval's READMEs start with a `# Title` heading and carry the paper's BibTeX entry in a
-fenced block. The citation is condensed to the catalog's style:
-`Surname et al. (year), Title. Venue.`
+fenced block. A task in a subfolder (`afrobench/afrimgsm/prompt_1/`) is described by the
+README of the nearest folder above it that has one with an entry. The citation is
+condensed to the catalog's style: `Surname et al. (year), Title. Venue.`
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _HEADING = re.compile(r"^#[ \t]+(\S.*?)[ \t#]*$", re.MULTILINE)
-_ENTRY = re.compile(r"@\s*[A-Za-z]+\s*\{\s*[^,\s]*\s*,")
+_ENTRY = re.compile(r"@\s*[A-Za-z]+\s*\{")
+_KEY = re.compile(r"\s*([^,\s={}]+)\s*(,?)")
 _FIELD = re.compile(r"([A-Za-z]+)\s*=\s*")
+_PLACEHOLDERS = frozenset({"task-name", "task name", "title", "name"})
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,21 @@ class Readme:
     path: Path
     title: str | None
     citation: str | None
+
+
+def find_readme(folder: Path, root: Path | None) -> Readme | None:
+    """The README of `folder`, or of the nearest folder above it (up to `root`) whose
+    README has a citation; None when there is none at all."""
+    first: Readme | None = None
+    current = folder
+    while True:
+        readme = read_readme(current)
+        if readme is not None and readme.citation:
+            return readme
+        first = first or readme
+        if root is None or current == root or not current.is_relative_to(root):
+            return first
+        current = current.parent
 
 
 def read_readme(folder: Path) -> Readme | None:
@@ -31,6 +49,8 @@ def read_readme(folder: Path) -> Readme | None:
         return None
     heading = _HEADING.search(text)
     title = heading.group(1).strip() if heading else None
+    if title is not None and title.lower() in _PLACEHOLDERS:
+        title = None  # lm-eval's README template, not filled in
     return Readme(path, title, citation(text))
 
 
@@ -39,7 +59,11 @@ def citation(text: str) -> str | None:
     entry = _ENTRY.search(text)
     if entry is None:
         return None
-    fields = _fields(text, entry.end())
+    start = entry.end()
+    key = _KEY.match(text, start)
+    if key is not None and not text[key.end() :].lstrip().startswith("="):
+        start = key.end()  # the entry's key (`@article{smith2020,`), which may lack its comma
+    fields = _fields(text, start)
     title, year = fields.get("title"), fields.get("year")
     if not title or not year:
         return None

@@ -18,7 +18,7 @@ from typing import Any
 
 from taskseed.compiler.spec import NAME_PATTERN
 from taskseed.importers.lm_eval_families import Family, ImportInputError
-from taskseed.importers.lm_eval_readme import Readme, read_readme
+from taskseed.importers.lm_eval_readme import Readme, find_readme
 from taskseed.importers.lm_eval_translate import Translation
 from taskseed.importers.spec_yaml import Note, Problem, Written, render, strip_notes
 
@@ -34,6 +34,7 @@ class SpecContext:
     out_dir: Path
     show: Callable[[Path], str]  # a file or folder as the spec names it
     version: str | None
+    root: Path | None = None  # lm-eval's tasks folder: READMEs are looked up to it
 
 
 @dataclass
@@ -42,7 +43,8 @@ class Spec:
     written: Written
     subtasks: int
     dataset: str | None
-    left_out: list[str] = field(default_factory=list)  # duplicate members, one line each
+    # members whose rows and mapping repeat an earlier member's: (member, that member)
+    left_out: list[tuple[str, str]] = field(default_factory=list)
 
 
 def spec_name(name: str) -> str:
@@ -63,7 +65,7 @@ def build_spec(family: Family, translations: list[Translation], ctx: SpecContext
     base = kept[0]
     name = spec_name(family.name)
     extends, schema = _defaults(ctx.out_dir, fmt)
-    readme = read_readme(base.config.path.parent)
+    readme = find_readme(base.config.path.parent, ctx.root)
 
     header = []
     if schema is not None:
@@ -104,9 +106,11 @@ def build_spec(family: Family, translations: list[Translation], ctx: SpecContext
     )
 
 
-def _distinct(translations: list[Translation]) -> tuple[list[Translation], list[str]]:
+def _distinct(
+    translations: list[Translation],
+) -> tuple[list[Translation], list[tuple[str, str]]]:
     kept: list[Translation] = []
-    left_out: list[str] = []
+    left_out: list[tuple[str, str]] = []
     for item in translations:
         body = strip_notes({"seeds": item.seeds, "mapping": item.mapping})
         twin = next(
@@ -116,7 +120,7 @@ def _distinct(translations: list[Translation]) -> tuple[list[Translation], list[
         if twin is None:
             kept.append(item)
         else:
-            left_out.append(f"{item.name} reads the same rows the same way as {twin.name}")
+            left_out.append((item.name, twin.name))
     return kept, left_out
 
 
@@ -229,7 +233,8 @@ def _source(readme: Readme | None, dataset: Any, origin: str, ctx: SpecContext) 
         )
     else:
         message = "lm-eval's README gives no citation; cite the dataset's paper"
-        source["citation"] = Note(None, (message,), Problem(message, origin))
+        note = f"{message} (`taskseed validate` warns TS600 until then)."
+        source["citation"] = Note(None, (note,), Problem(message, origin))
     source["license"] = Note(
         "unknown",
         (

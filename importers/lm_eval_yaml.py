@@ -8,6 +8,7 @@ point at the lm-eval line behind anything it cannot translate.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,21 @@ class FunctionRef:
         """The `.py` file lm-eval would load the hook from, next to the YAML file."""
         module = self.target.rpartition(".")[0]
         return folder / (module.replace(".", "/") + ".py")
+
+
+SHOWN_CHARS = 72
+
+
+def shown(value: Any) -> str:
+    """An lm-eval value as it would read in its file, shortened for a comment."""
+    if isinstance(value, FunctionRef):
+        return f"!function {value.target}"
+    text = json.dumps(value, ensure_ascii=False, default=_shown_nested)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + '..."'
+
+
+def _shown_nested(value: object) -> str:
+    return shown(value) if isinstance(value, FunctionRef) else str(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,8 +132,9 @@ def render(header: Sequence[str], sections: Sequence[dict[str, Any]]) -> Written
     return Written("\n".join(writer.lines) + "\n", writer.problems)
 
 
-def scalar(value: str) -> str:
-    """A string as a YAML scalar: plain where that reads back the same, else quoted."""
+def scalar(value: str, *, flow: bool = False) -> str:
+    """A string as a YAML scalar: plain where that reads back the same, else quoted.
+    Inside `[...]` or `{...}` (`flow`) a `:` is quoted too: `[a:b]` reads as a mapping."""
     if (
         _PLAIN.match(value)
         and value == value.strip()
@@ -141,6 +142,7 @@ def scalar(value: str) -> str:
         and " #" not in value
         and ": " not in value
         and not value.endswith(":")
+        and not (flow and ":" in value)
     ):
         return value
     return _UNPRINTABLE.sub(_escape, json.dumps(value, ensure_ascii=False))
@@ -150,7 +152,7 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group(0)):04x}"
 
 
-def inline(value: Any) -> str:
+def inline(value: Any, *, flow: bool = False) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -164,11 +166,12 @@ def inline(value: Any) -> str:
             return ".inf" if value > 0 else "-.inf"
         return repr(value)
     if isinstance(value, str):
-        return scalar(value)
+        return scalar(value, flow=flow)
     if isinstance(value, list):
-        return "[" + ", ".join(inline(v) for v in value) + "]"
+        return "[" + ", ".join(inline(v, flow=True) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{scalar(k)}: {inline(v)}" for k, v in value.items()) + "}"
+        items = (f"{scalar(k, flow=True)}: {inline(v, flow=True)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
     raise TypeError(f"cannot write {type(value).__name__} to a spec")
 
 

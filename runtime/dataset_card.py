@@ -323,14 +323,15 @@ def _funnel(manifest: Mapping[str, Any]) -> list[str]:
 
 
 def _citations(units: Sequence[Unit]) -> list[str]:
-    cited: dict[tuple[str, str, str | None], list[str]] = defaultdict(list)
+    cited: dict[tuple[str, str | None, str | None], list[str]] = defaultdict(list)
     for unit in sorted(units, key=lambda u: u.id):
         key = (unit.title, unit.source.citation, unit.source.url)
         if unit.task not in cited[key]:
             cited[key].append(unit.task)
     lines = ["## Citations", "", "Cite the seed datasets when you use this data:", ""]
     for (title, citation, url), names in cited.items():
-        line = f"- **{title}** ({', '.join(f'`{n}`' for n in names)}): {citation}"
+        cite = citation or "no citation given in the spec"
+        line = f"- **{title}** ({', '.join(f'`{n}`' for n in names)}): {cite}"
         lines.append(line + (f" <{url}>" if url else ""))
     return lines
 

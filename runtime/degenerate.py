@@ -19,7 +19,6 @@ import polars as pl
 
 from taskseed.contract.language import HAN, HANGUL, KANA, WEIGHTS
 
-
 # English articles, matched before lowercasing: lowercase ones anywhere, capitalised ones
 # only where a text starts, so that "Vitamin A" and "Hepatitis A" keep their letter.
 ARTICLES = r"^(?:A|An|The)\b|\b(?:a|an|the)\b"

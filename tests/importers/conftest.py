@@ -33,10 +33,17 @@ def run_import(tmp_path: Path, finder: FamilyFinder) -> Callable[..., Imported]:
     """Import into `<tmp>/taskspecs/<folder>` in process; returns the exit code and stderr."""
     catalog = scratch_catalog(tmp_path)
 
-    def run(*targets: str, folder: str = "reasoning") -> Imported:
-        err = io.StringIO()
+    def run(
+        *targets: str,
+        folder: str = "reasoning",
+        families: tuple[str, ...] = (),
+        refer: bool = False,
+    ) -> Imported:
+        err, out = io.StringIO(), io.StringIO()
         out_dir = catalog / folder
-        code = import_lm_eval(list(targets), out_dir, err, finder)
-        return Imported(code, err.getvalue(), out_dir)
+        code = import_lm_eval(
+            list(targets), out_dir, err, finder, families=families, refer=refer, out=out
+        )
+        return Imported(code, err.getvalue(), out_dir, out.getvalue())
 
     return run

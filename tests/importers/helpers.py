@@ -30,6 +30,7 @@ class Imported:
     code: int
     err: str
     out_dir: Path
+    table: str = ""  # what the import printed on standard output
 
     def spec(self, name: str) -> dict[str, Any]:
         data = YAML(typ="safe").load(self.text(name))

@@ -15,7 +15,7 @@ import pytest
 from taskseed.compiler.driver import compile_paths
 from taskseed.importers.lm_eval import import_lm_eval
 from taskseed.importers.lm_eval_families import FamilyFinder, ImportInputError
-from taskseed.importers.lm_eval_index import installed_version
+from taskseed.importers.lm_eval_index import installed_version, tasks_root
 from taskseed.importers.lm_eval_yaml import FunctionRef, load_config
 from taskseed.importers.spec_yaml import HAND
 from tests.importers.helpers import REPO, Imported, scratch_catalog
@@ -46,6 +46,12 @@ ARC_ROWS = [
         "answerKey": "A",
     },
 ]
+
+
+def lm_eval_root() -> Path:
+    root = tasks_root()
+    assert root is not None
+    return root
 
 
 def warnings(err: str) -> list[tuple[str, str, int]]:
@@ -181,33 +187,37 @@ def test_label_and_number_targets(run_import: Run) -> None:
 # ------------------------------------------------------------------ hand completion
 
 
-def test_process_docs_function_is_marked_for_hand_completion(run_import: Run) -> None:
-    result = run_import("hellaswag")
+def test_a_process_docs_that_builds_new_rows_is_marked_for_hand_completion(
+    run_import: Run,
+) -> None:
+    result = run_import("qasper_bool", folder="knowledge")
     assert result.code == 1
     (found,) = warnings(result.err)
     source, spec_file, line = found
-    assert source == "lm_eval/tasks/hellaswag/hellaswag.yaml:10"
-    assert "process_docs is the Python function utils.process_docs" in result.err
+    assert source == "lm_eval/tasks/qasper/bool.yaml:7"
+    assert "process_docs is the Python function process_docs_bool" in result.err
     lines = Path(spec_file).read_text().splitlines()
     assert lines[line - 1].strip().startswith(f'process_docs: "{HAND}')
-    above = " ".join(lines[line - 6 : line - 1])
-    assert "lm-eval process_docs: !function utils.process_docs" in above
-    assert "lm_eval/tasks/hellaswag/hellaswag.yaml:10" in above
+    above = comments("\n".join(lines[line - 8 : line - 1]))
+    assert "lm-eval process_docs: !function utils.process_docs_bool" in above
+    assert "taskseed could not translate it (`datasets.Dataset`)" in above
     validated = compile_paths([spec_file])
     errors = [(d.code, d.span.line if d.span else None) for d in validated.diagnostics.errors]
     assert errors == [("TS504", line)]
 
 
-def test_function_hooks_in_text_and_target_fail_validation_at_their_lines(
-    run_import: Run,
-) -> None:
-    result = run_import("logiqa")
+def test_hooks_it_cannot_follow_fail_validation_at_their_lines(run_import: Run) -> None:
+    # ethics_utilitarianism orders its two scenarios by a seeded random shuffle.
+    result = run_import("ethics_utilitarianism")
     assert result.code == 1
     found = warnings(result.err)
     assert [source for source, _, _ in found] == [
-        "lm_eval/tasks/logiqa/logiqa.yaml:9",
-        "lm_eval/tasks/logiqa/logiqa.yaml:10",
+        "lm_eval/tasks/hendrycks_ethics/utilitarianism.yaml:6",
+        "lm_eval/tasks/hendrycks_ethics/utilitarianism.yaml:7",
     ]
+    text = comments(result.text("ethics_utilitarianism"))
+    assert "lm-eval's version is doc_to_text in lm_eval/tasks/hendrycks_ethics/utils.py" in text
+    assert "a call that may change its arguments" in text
     spec_file = found[0][1]
     validated = compile_paths([spec_file])
     lines = sorted(d.span.line for d in validated.diagnostics.errors if d.span)
@@ -245,8 +255,10 @@ def test_a_tag_whose_tasks_differ_by_config_becomes_a_matrix(run_import: Run) ->
 
 
 def test_a_group_whose_tasks_differ_otherwise_becomes_a_subtask_list(run_import: Run) -> None:
+    # lm-eval's xnli prompts live in doc_to_choice: three whole sentences that share the
+    # premise and the hypothesis; the shared text becomes the question, with a blank.
     result = run_import("xnli")
-    assert result.code == 1  # lm-eval's xnli prompts live in doc_to_choice: no question
+    assert result.code == 0, result.err
     spec = result.spec("xnli")
     assert spec["imported_from"] == "lm-eval 0.4.13: lm_eval/tasks/xnli/_xnli.yaml"
     subtasks = spec["subtasks"]
@@ -254,10 +266,15 @@ def test_a_group_whose_tasks_differ_otherwise_becomes_a_subtask_list(run_import:
     names = [s["name"] for s in subtasks]
     assert names[:3] == ["ar", "bg", "de"] and len(names) == 15
     assert subtasks[0] == {"name": "ar"}  # the first task is the spec's body
-    assert subtasks[1]["seeds"] == {"config": "bg"}
-    assert "правилно" in subtasks[1]["mapping"]["choices"]
-    assert len(warnings(result.err)) == 15
-    assert "lm_eval/tasks/xnli/xnli_bg.yaml:5" in result.err
+    english = next(s for s in subtasks if s["name"] == "en")
+    assert english["seeds"] == {"config": "en"}
+    assert english["mapping"] == {
+        "question": "{{ premise }}, right? ___, {{ hypothesis }}",
+        "choices": ["Yes", "Also", "No"],
+    }
+    assert spec["mapping"]["answer"] == {"index": "label"}
+    assert "правилно" in next(s for s in subtasks if s["name"] == "bg")["mapping"]["question"]
+    assert warnings(result.err) == []
 
 
 # --------------------------------------------------------------------------- skipping
@@ -274,7 +291,7 @@ def test_tasks_without_a_training_split_are_skipped(run_import: Run) -> None:
 def test_tasks_scored_on_their_training_split_are_skipped(run_import: Run) -> None:
     result = run_import("gpqa_main_zeroshot")
     assert result.code == 1
-    assert "is scored on its training split `train` (validation_split)" in result.err
+    assert "is evaluated on its training split `train` (validation_split)" in result.err
     assert "lm_eval/tasks/gpqa/zeroshot/_gpqa_zeroshot_yaml:7" in result.err
     assert not result.out_dir.exists()
 
@@ -364,12 +381,16 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_cli_end_to_end(tmp_path: Path) -> None:
     scratch_catalog(tmp_path)
-    proc = cli("piqa", "hellaswag", "-o", "taskspecs/reasoning", cwd=tmp_path)
-    assert proc.returncode == 1  # hellaswag needs finishing by hand
-    assert proc.stdout == ""
+    proc = cli("piqa", "ethics_utilitarianism", "-o", "taskspecs/reasoning", cwd=tmp_path)
+    assert proc.returncode == 1  # ethics_utilitarianism needs finishing by hand
     assert "Traceback" not in proc.stderr
     assert "wrote taskspecs/reasoning/piqa.yaml: task `piqa`, 1 subtask" in proc.stderr
-    assert "finish taskspecs/reasoning/hellaswag.yaml:" in proc.stderr
+    assert "finish taskspecs/reasoning/ethics_utilitarianism.yaml:" in proc.stderr
+    table = proc.stdout.splitlines()
+    assert table[0].split()[:3] == ["lm-eval", "task", "result"]
+    assert table[1].split()[:2] == ["piqa", "imported"]
+    assert table[2].split()[:5] == ["ethics_utilitarianism", "imported", "0", "0", "2"]
+    assert table[-1].startswith("2 tasks: 2 imported (1 with nothing to finish by hand)")
     validate = subprocess.run(
         [sys.executable, "-m", "taskseed.cli", "validate", "taskspecs/reasoning/piqa.yaml"],
         cwd=tmp_path,
@@ -416,3 +437,87 @@ def test_without_lm_eval_installed_names_fail_and_paths_work(tmp_path: Path) -> 
     assert "extends: ../_free_form.yaml" in spec  # no exact-match metric: free-form answers
     assert "title: Quiz\n" in spec and "domain: knowledge" in spec
     assert 'citation: "Byron (2024), A Quiz."' in spec
+
+
+# ------------------------------------------------------------- families and hooks
+
+
+def test_a_family_folder_becomes_one_spec_per_template(run_import: Run) -> None:
+    result = run_import(families=("hendrycks_math",))
+    assert result.code == 1  # hendrycks_math500 is evaluation only
+    spec = result.spec("hendrycks_math")
+    assert spec["subtasks"]["matrix"] == {
+        "config": [
+            "algebra",
+            "counting_and_probability",
+            "geometry",
+            "intermediate_algebra",
+            "number_theory",
+            "prealgebra",
+            "precalculus",
+        ]
+    }
+    # process_docs made `answer` with lm-eval's boxed-answer helpers: the `boxed` filter.
+    assert spec["mapping"] == {"question": "problem", "answer": {"text": "solution|boxed"}}
+    rows = [line.split() for line in result.table.splitlines()]
+    assert rows[1][:2] == ["hendrycks_math500", "skipped"]
+    assert [r[:5] for r in rows[2:9]] == [[r[0], "imported", "1", "0", "0"] for r in rows[2:9]]
+    assert result.table.splitlines()[-1] == (
+        "8 tasks: 7 imported (7 with nothing to finish by hand); hooks: 7 translated, "
+        "0 referenced; 1 skipped (1 no training split)"
+    )
+    assert not compile_paths([result.out_dir / "hendrycks_math.yaml"]).diagnostics.errors
+
+
+def test_a_family_with_several_templates_gets_a_spec_for_each(run_import: Run) -> None:
+    result = run_import(families=("noreval",), folder="knowledge")
+    written = sorted(p.stem for p in result.out_dir.glob("*.yaml"))
+    assert "noreval_norquad" in written and "noreval_noropenbookqa" in written
+    norquad = result.spec("noreval_norquad")
+    assert [s["name"] for s in norquad["subtasks"]] == ["p0", "p1", "p2", "p3", "p4"]
+    assert "tatoeba" not in " ".join(written)  # lm-eval seeds it from `validation`
+    assert "has no training split: lm-eval draws its few-shot examples from `validation`" in (
+        result.err
+    )
+
+
+def test_an_unknown_family_is_one_line_with_a_suggestion(run_import: Run) -> None:
+    result = run_import(families=("hendrycks_mat",))
+    assert result.code == 1
+    assert result.err.strip() == (
+        "taskseed: error: no lm-eval task folder, group or tag is named `hendrycks_mat`; "
+        "did you mean `hendrycks_math`?"
+    )
+
+
+def test_hooks_that_do_not_translate_can_be_referenced(run_import: Run) -> None:
+    result = run_import("ethics_utilitarianism", refer=True)
+    assert result.code == 0, result.err
+    copied = result.out_dir / "hooks/hendrycks_ethics_utils.py"
+    assert copied.read_bytes() == (lm_eval_root() / "hendrycks_ethics/utils.py").read_bytes()
+    spec = result.spec("ethics_utilitarianism")
+    assert spec["mapping"]["question"] == {"hook": "hooks/hendrycks_ethics_utils.py:doc_to_text"}
+    assert spec["mapping"]["answer"] == {
+        "index": {"hook": "hooks/hendrycks_ethics_utils.py:doc_to_target"}
+    }
+    assert result.table.splitlines()[1].split()[:5] == [
+        "ethics_utilitarianism",
+        "imported",
+        "0",
+        "2",
+        "0",
+    ]
+    spec_file = result.out_dir / "ethics_utilitarianism.yaml"
+    checked = compile_paths([spec_file])
+    assert sorted(d.code for d in checked.diagnostics) == ["TS405", "TS604", "TS604"]
+    rows = [
+        {"activity": "I ate a warm meal.", "baseline": "I ate a cold meal.", "rating": 1},
+        {"activity": "I lost my keys.", "baseline": "I found my keys.", "rating": -1},
+        {"activity": "The bus came early.", "baseline": "The bus came late.", "rating": 2},
+    ]
+    add_fixture(spec_file, rows)
+    trusted = compile_paths([spec_file], root=result.out_dir, trust_hooks=True)
+    assert not trusted.diagnostics.items, [d.message for d in trusted.diagnostics]
+    assert trusted.plan is not None
+    (unit,) = trusted.plan.units
+    assert {h.function for h in unit.hooks} == {"doc_to_text", "doc_to_target"}

@@ -1,0 +1,2 @@
+def prompt(doc):
+    return doc["question"

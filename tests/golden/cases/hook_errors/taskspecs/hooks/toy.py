@@ -1,0 +1,9 @@
+def two(doc, other):
+    return doc["question"] + other
+
+
+def none():
+    return "?"
+
+
+notes = "a string, not a function"

@@ -1,0 +1,1 @@
+"""Outside the spec folder of the golden case: a hook may not name it."""
