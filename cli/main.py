@@ -33,6 +33,17 @@ def _format_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def allow_option(parser: argparse.ArgumentParser) -> None:
+    """`--allow-path DIR`: a folder outside the catalog that specs may read from."""
+    parser.add_argument(
+        "--allow-path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="let specs also read files under DIR (repeatable; see the README's trust model)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from taskseed.cli import commands
 
@@ -46,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check task specs and report every problem")
     p.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    allow_option(p)
     _format_option(p)
     p.set_defaults(handler=commands.validate)
 
@@ -56,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--root", default=None, help="paths in the plan are relative to this folder")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    allow_option(p)
     _format_option(p)
     p.set_defaults(handler=commands.compile_plan)
 

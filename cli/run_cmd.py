@@ -22,6 +22,8 @@ TRTLLM_OPTIONS = (
 
 
 def register(sub: Any) -> None:
+    from taskseed.cli.main import allow_option
+
     p = sub.add_parser("run", help="run a plan: generate, verify, filter, dedup, write")
     p.add_argument(
         "inputs",
@@ -101,6 +103,7 @@ def register(sub: Any) -> None:
         "--max-tokens", type=int, metavar="N", help="cap every request's max_tokens (quick runs)"
     )
     run.add_argument("--root", default=".", help="local seed files are relative to this folder")
+    allow_option(run)
 
     scale = p.add_argument_group("scale")
     scale.add_argument(
@@ -151,7 +154,7 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run_command)
 
 
-def load_plan(inputs: list[str]) -> Any:
+def load_plan(inputs: list[str], allow: list[Path] | None = None) -> Any:
     from taskseed.cli.commands import read_plan
 
     if len(inputs) == 1 and inputs[0].endswith(".json"):
@@ -159,7 +162,7 @@ def load_plan(inputs: list[str]) -> Any:
     from taskseed.compiler.diagnostic_formats import render_text
     from taskseed.compiler.driver import compile_paths
 
-    result = compile_paths(inputs)
+    result = compile_paths(inputs, allow=allow or [])
     if result.plan is None:
         sys.stderr.write(render_text(result.diagnostics.sorted(), result.sources))
         raise UserError("the specs have errors; fix them or run `taskseed validate` first")
@@ -206,7 +209,9 @@ def run_command(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
-    plan = load_plan(args.inputs)
+    from taskseed.cli.commands import allowed_paths
+
+    plan = load_plan(args.inputs, allowed_paths(args))
     patterns = [p.strip() for p in args.tasks.split(",") if p.strip()]
     try:
         units = select_units(plan, patterns)

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
 from taskseed.compiler.diagnostics import Diagnostics
-from taskseed.compiler.fixtures import Fixture, FixtureReader
+from taskseed.compiler.files import Catalog, Refusal
+from taskseed.compiler.fixtures import FIXTURE_SUFFIXES, Fixture, FixtureReader
 from taskseed.compiler.lsh_bands import optimal_bands_rows
-from taskseed.compiler.nodes import MapNode, Node, ScalarNode, lookup
+from taskseed.compiler.nodes import MapNode, Node, ScalarNode, SeqNode, lookup
 from taskseed.compiler.resolve import ResolvedUnit
 from taskseed.compiler.source import SourceFile
 from taskseed.compiler.spec import (
@@ -41,6 +43,7 @@ from taskseed.compiler.templates import (
     TemplateOrigin,
     record_fields,
 )
+from taskseed.contract.jinja_budget import BudgetExceeded, within
 from taskseed.contract.mapping import MappingError, compile_expr, normalize
 from taskseed.contract.plan import (
     Plan,
@@ -70,6 +73,18 @@ EXTRACTORS = {
     "code": "code",
     "free_form": "free_form",
 }
+# The diagnostic of each budget that a mapping can run out of on a fixture row.
+BUDGET_CODES = {
+    "time": "TS506",
+    "size": "TS507",
+    "integer": "TS508",
+    "iterations": "TS509",
+    "recursion": "TS510",
+    "regex": "TS511",
+}
+# CPU time one compile may spend evaluating mappings on fixture rows, all units together
+# (the catalog's 700 subtasks take well under a second).
+MAX_EVALUATION_SECONDS = 60.0
 BOUNDED_FIELDS = {
     "question_chars": "question",
     "answer_chars": "answer",
@@ -94,13 +109,16 @@ class PlanBuilder:
     diagnostics: Diagnostics
     sources: dict[str, SourceFile]
     root: Path
+    catalog: Catalog
     templates: dict[str, PlanTemplate] = field(default_factory=dict)
     fixtures: dict[str, PlanFixture] = field(default_factory=dict)
     _fixture_ids: dict[int, str] = field(default_factory=dict)
     _normalized: set[tuple[str, str]] = field(default_factory=set)
+    _evaluation_seconds: float = 0.0
+    expressions_ok: bool = True
 
     def __post_init__(self) -> None:
-        self.checker = TemplateChecker(self.diagnostics, self.sources)
+        self.checker = TemplateChecker(self.diagnostics, self.sources, self.catalog)
         self.reader = FixtureReader(self.diagnostics, self.sources)
         self._root = os.path.realpath(self.root)
         self._relative: dict[str, str] = {}
@@ -160,6 +178,10 @@ class PlanBuilder:
                 )
             )
         verify = self.verify(spec.verify, tree, fmt, fields)
+        if not self.expressions_ok:
+            return None
+        seed_files = self.local_files(tree, ("seeds", "files"), spec.seeds.files)
+        eval_files = self.local_files(tree, ("decontaminate", "files"), spec.decontaminate.files)
         if len(self.diagnostics.errors) > before:
             return None
         fixture_id = None
@@ -186,14 +208,14 @@ class PlanBuilder:
             source=PlanSource(
                 citation=spec.source.citation, license=spec.source.license, url=spec.source.url
             ),
-            seeds=self.seeds(spec, tree, fixture_id),
+            seeds=self.seeds(spec, seed_files, fixture_id),
             mapping=mapping,
             format=fmt,
             steps=steps,
             verify=verify,
             filters=_filters(spec),
             dedup=_dedup(spec),
-            decontaminate=self.decontaminate(spec, tree),
+            decontaminate=self.decontaminate(spec, eval_files),
         )
         unit.fingerprint = content_id(msgspec.json.encode(unit, order="deterministic"))
         return unit
@@ -219,16 +241,45 @@ class PlanBuilder:
                 seeds.key_span if seeds is not None else tree.span,
             )
             return None
-        return self.reader.read(self.written_in(node) / spec.seeds.fixture, node.span)
+        located = self.catalog.locate(self.written_in(node), spec.seeds.fixture)
+        if isinstance(located, Refusal):
+            self.diagnostics.add(located.code, located.message, node.span, notes=located.notes)
+            return None
+        if located.path.suffix not in FIXTURE_SUFFIXES:
+            self.diagnostics.add(
+                "TS309",
+                f"`seeds.fixture` names `{located.path.name}`, not a JSON Lines file",
+                node.span,
+                notes=[f"fixtures are JSON Lines files ending in {' or '.join(FIXTURE_SUFFIXES)}"],
+            )
+            return None
+        return self.reader.read(located, node.span)
 
-    def seeds(self, spec: TaskSpec, tree: MapNode, fixture_id: str | None) -> PlanSeeds:
+    def local_files(
+        self, tree: MapNode, path: tuple[str, str], written: str | list[str] | None
+    ) -> list[str]:
+        """`seeds.files` or `decontaminate.files`, relative to the plan root; each path
+        (or glob pattern) must stay inside the catalog. They are read at run time."""
+        if written is None:
+            return []
+        node = lookup(tree, path)
+        base = self.written_in(node) if node is not None else resolved_dir(tree)
+        items = [written] if isinstance(written, str) else written
+        spans = [node.span if node is not None else tree.span] * len(items)
+        if isinstance(node, SeqNode) and len(node.items) == len(items):
+            spans = [item.span for item in node.items]
+        out = []
+        for item, span in zip(items, spans, strict=True):
+            refusal = self.catalog.check_pattern(base, item)
+            if refusal is not None:
+                self.diagnostics.add(refusal.code, refusal.message, span, notes=refusal.notes)
+                continue
+            out.append(self.relative(base / item))
+        return out
+
+    @staticmethod
+    def seeds(spec: TaskSpec, files: list[str], fixture_id: str | None) -> PlanSeeds:
         seeds = spec.seeds
-        files: list[str] = []
-        if seeds.files is not None:
-            node = lookup(tree, ("seeds", "files"))
-            base = self.written_in(node) if node is not None else resolved_dir(tree)
-            items = [seeds.files] if isinstance(seeds.files, str) else seeds.files
-            files = [self.relative(base / item) for item in items]
         return PlanSeeds(
             dataset=seeds.dataset,
             config=seeds.config,
@@ -242,14 +293,9 @@ class PlanBuilder:
             fixture=fixture_id,
         )
 
-    def decontaminate(self, spec: TaskSpec, tree: MapNode) -> PlanDecontaminate:
+    @staticmethod
+    def decontaminate(spec: TaskSpec, files: list[str]) -> PlanDecontaminate:
         d = spec.decontaminate
-        files: list[str] = []
-        if d.files is not None:
-            node = lookup(tree, ("decontaminate", "files"))
-            base = self.written_in(node) if node is not None else resolved_dir(tree)
-            items = [d.files] if isinstance(d.files, str) else d.files
-            files = [self.relative(base / item) for item in items]
         splits = list(d.splits) if d.splits is not None else list(spec.seeds.eval_splits)
         dedup = _dedup(spec)
         bands, rows = optimal_bands_rows(d.threshold, dedup.num_perm)
@@ -274,10 +320,13 @@ class PlanBuilder:
 
     def mapping(self, spec: TaskSpec, tree: MapNode, fixture: Fixture | None) -> PlanMapping:
         row_fields = fixture.fields if fixture is not None else None
+        self.expressions_ok = True
         for path, text in _expressions(spec):
             node = lookup(tree, path)
             if isinstance(node, ScalarNode) and isinstance(text, str):
-                self.checker.check_expression(text, node, row_fields)
+                # A failure can repeat one already reported (the same span and message
+                # in another subtask), so it is remembered here, not counted.
+                self.expressions_ok &= self.checker.check_expression(text, node, row_fields)
         m = spec.mapping
         answer = m.answer
         source: Literal["index", "label", "text"] = (
@@ -395,21 +444,25 @@ class PlanBuilder:
         if key in self._normalized:
             return
         self._normalized.add(key)
+        if self._evaluation_seconds > MAX_EVALUATION_SECONDS:
+            self.diagnostics.add(
+                "TS506",
+                f"the fixture rows of `{resolved.task}/{resolved.subtask}` were not checked: "
+                f"this compile spent its budget of {MAX_EVALUATION_SECONDS:g} s of CPU time "
+                "for evaluating mappings on fixture rows",
+                tree.span,
+                notes=notes,
+            )
+            return
+        started = time.thread_time()
         failures: dict[str, list[tuple[int, MappingError]]] = {}
         keep = compile_expr(where) if where else None
         for row, line in zip(fixture.rows, fixture.lines, strict=True):
-            if keep is not None:
-                try:
-                    if not keep(row):
-                        continue
-                except Exception as exc:
-                    error = MappingError("where", f"{type(exc).__name__}: {exc}")
-                    failures.setdefault("where", []).append((line, error))
-                    continue
-            try:
-                normalize(row, mapping, fmt, resolved.task, resolved.subtask)
-            except MappingError as exc:
-                failures.setdefault(exc.field, []).append((line, exc))
+            # One budget per row, as the runtime's normalize stage spends it.
+            error = within(_map_row, row, keep, mapping, fmt, resolved)
+            if error is not None:
+                failures.setdefault(error.field, []).append((line, error))
+        self._evaluation_seconds += time.thread_time() - started
         for field_name, rows in failures.items():
             line, first = rows[0]
             path = (
@@ -419,9 +472,17 @@ class PlanBuilder:
             others = len(rows) - 1
             more = [f"{others} more fixture row{'s fail' if others > 1 else ' fails'} here"]
             more = more if others else []
+            where_row = f"{fixture.source.name}:{line}"
+            code = BUDGET_CODES.get(first.budget or "", "TS406")
+            message = (
+                f"fixture row at {where_row} does not map: {first.reason}"
+                if code == "TS406"
+                else f"`{field_name}` ran out of budget on the fixture row at {where_row}: "
+                f"{first.reason}"
+            )
             self.diagnostics.add(
-                "TS406",
-                f"fixture row at {fixture.source.name}:{line} does not map: {first.reason}",
+                code,
+                message,
                 node.span if node is not None else tree.span,
                 notes=[*notes, *more],
             )
@@ -447,6 +508,29 @@ class PlanBuilder:
             templates={k: self.templates[k] for k in sorted(used_templates)},
             fixtures={k: self.fixtures[k] for k in sorted(used_fixtures)},
         )
+
+
+def _map_row(
+    row: dict[str, Any],
+    keep: Callable[[dict[str, Any]], Any] | None,
+    mapping: PlanMapping,
+    fmt: PlanFormat,
+    resolved: ResolvedUnit,
+) -> MappingError | None:
+    """Why one fixture row does not map (None when it maps or `seeds.where` drops it)."""
+    if keep is not None:
+        try:
+            if not keep(row):
+                return None
+        except BudgetExceeded as exc:
+            return MappingError("where", f"{type(exc).__name__}: {exc}", exc.kind)
+        except Exception as exc:
+            return MappingError("where", f"{type(exc).__name__}: {exc}")
+    try:
+        normalize(row, mapping, fmt, resolved.task, resolved.subtask)
+    except MappingError as exc:
+        return exc
+    return None
 
 
 def resolved_dir(tree: MapNode) -> Path:
