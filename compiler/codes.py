@@ -373,6 +373,16 @@ combinations.
 """,
         ),
         CodeInfo(
+            "TS311",
+            "extends-too-deep",
+            E,
+            "An `extends` chain passes through too many files.",
+            """
+A spec may extend a file that extends another, and so on, through at most 32 files
+(the shipped catalog needs 3). The `extends` that would go deeper is not followed.
+""",
+        ),
+        CodeInfo(
             "TS400",
             "held-out-split",
             E,

@@ -25,7 +25,7 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from taskseed.compiler.source import LINE_BREAK, SourceFile
@@ -132,6 +132,11 @@ class Catalog:
 
     roots: tuple[str, ...]
     allowed: tuple[str, ...] = ()
+    # Checked paths by (folder, path as written): every subtask of a matrix names the
+    # same fixture, and resolving symlinks costs a system call per path component.
+    _checked: dict[tuple[str, str], Located | Refusal] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @staticmethod
     def of(inputs: Iterable[Path], allow: Sequence[Path] = ()) -> Catalog:
@@ -159,6 +164,13 @@ class Catalog:
 
     def locate(self, base: Path, written: str) -> Located | Refusal:
         """Check `written` (as a spec wrote it, relative to the folder `base`)."""
+        key = (str(base), written)
+        found = self._checked.get(key)
+        if found is None:
+            found = self._checked[key] = self._locate(base, written)
+        return found
+
+    def _locate(self, base: Path, written: str) -> Located | Refusal:
         problem = name_problem(written)
         if problem is not None:
             return Refusal("TS307", f"cannot use the path `{_short(written)}`: {problem}")

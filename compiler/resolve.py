@@ -29,6 +29,8 @@ SPEC_SUFFIXES = (".yaml", ".yml")
 # Subtasks one task may expand to (a matrix multiplies its axes; the catalog's largest
 # task has 176).
 MAX_SUBTASKS = 10_000
+# Files one `extends` chain may pass through (the catalog's longest has 3).
+MAX_EXTENDS_DEPTH = 32
 PLACEHOLDER = re.compile(r"\$(\$?)\{([^}]*)\}")
 
 
@@ -85,6 +87,15 @@ class Resolver:
                     span,
                     label="this edge closes the cycle",
                     notes=[f"the chain: {shown}"],
+                )
+                continue
+            if len(stack) + 1 >= MAX_EXTENDS_DEPTH:
+                self.diagnostics.add(
+                    "TS311",
+                    f"`extends` chains are limited to {MAX_EXTENDS_DEPTH} files; this one goes "
+                    f"on past {display_path(self._shown.get(key, key))}",
+                    span,
+                    label="not followed",
                 )
                 continue
             if not target.exists():

@@ -17,6 +17,7 @@ import json
 import string
 from collections.abc import Callable, Sequence
 from functools import cache, lru_cache
+from types import CodeType
 from typing import Any, cast
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, nodes
@@ -165,12 +166,77 @@ def _guard_filter(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
+# How deep a template may nest: statement blocks (`for`, `if`, `macro`, ...; Python
+# compiles at most 20 nested loops in one function) and syntax-tree nodes in all
+# (Jinja's parser and code generator recurse on them). Prompts need a handful.
+MAX_BLOCK_DEPTH = 16
+MAX_NODE_DEPTH = 64
+_BLOCKS = (
+    nodes.For,
+    nodes.If,
+    nodes.Macro,
+    nodes.CallBlock,
+    nodes.FilterBlock,
+    nodes.With,
+    nodes.Block,
+    nodes.ScopedEvalContextModifier,
+)
+
+
+def _check_depth(tree: nodes.Template, name: str | None) -> None:
+    """TemplateSyntaxError where a template nests deeper than Jinja and Python compile
+    (so that what the compiler accepts, the runtime can render)."""
+    stack: list[tuple[nodes.Node, int, int]] = [(tree, 0, 0)]
+    while stack:
+        node, depth, blocks = stack.pop()
+        if isinstance(node, _BLOCKS):
+            blocks += 1
+        if depth > MAX_NODE_DEPTH or blocks > MAX_BLOCK_DEPTH:
+            what = (
+                f"blocks nest deeper than {MAX_BLOCK_DEPTH} levels"
+                if blocks > MAX_BLOCK_DEPTH
+                else f"the template nests deeper than {MAX_NODE_DEPTH} levels"
+            )
+            raise TemplateSyntaxError(what, getattr(node, "lineno", 1) or 1, name)
+        stack.extend((child, depth + 1, blocks) for child in node.iter_child_nodes())
+
+
 class BudgetedEnvironment(ImmutableSandboxedEnvironment):
     """Jinja's immutable sandbox with the budgets of `jinja_budget.py` applied."""
 
     code_generator_class = _CodeGenerator
     template_class = BudgetedTemplate
     intercepted_binops = budget.INTERCEPTED
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        try:
+            tree = super()._parse(source, name, filename)
+        except TemplateSyntaxError:
+            raise
+        except RecursionError:
+            raise TemplateSyntaxError("the template nests too deeply to be read", 1) from None
+        except Exception as exc:  # Jinja's lexer and parser on odd input
+            raise TemplateSyntaxError(f"the template cannot be read: {exc}", 1) from None
+        _check_depth(tree, name)
+        return tree
+
+    def _generate(
+        self,
+        source: nodes.Template,
+        name: str | None,
+        filename: str | None,
+        defer_init: bool = False,
+    ) -> str:
+        try:
+            return super()._generate(source, name, filename, defer_init)
+        except RecursionError:
+            raise TemplateSyntaxError("the template nests too deeply to be compiled", 1) from None
+
+    def _compile(self, source: str, filename: str) -> CodeType:
+        try:
+            return super()._compile(source, filename)
+        except (RecursionError, SyntaxError, MemoryError) as exc:  # Python's own limits
+            raise TemplateSyntaxError(f"the template cannot be compiled: {exc}", 1) from None
 
     def __init__(self) -> None:
         super().__init__(
@@ -241,17 +307,10 @@ def environment() -> BudgetedEnvironment:
 @lru_cache(maxsize=8192)
 def parse(text: str) -> nodes.Template:
     """The syntax tree of a template, parsed once per text (the trees are only read).
-    A syntax error is raised again on every call: nothing is cached for it. Jinja's own
-    limits (an expression nested too deeply, a number too long to read) are syntax
-    errors too."""
-    try:
-        return environment().parse(text)
-    except TemplateSyntaxError:
-        raise
-    except RecursionError:
-        raise TemplateSyntaxError("the template nests too deeply to be read", 1) from None
-    except Exception as exc:
-        raise TemplateSyntaxError(f"the template cannot be read: {exc}", 1) from None
+    A syntax error is raised again on every call: nothing is cached for it. Jinja's and
+    Python's own limits (nesting too deep to compile, a number too long to read) are
+    syntax errors too."""
+    return environment().parse(text)
 
 
 def expression(body: str) -> Callable[[dict[str, Any]], Any]:
