@@ -552,10 +552,11 @@ Only Jinja's built-in filters and taskseed's own are available: `options`, `lett
             """
 Mapping expressions and `seeds.where` run on every seed row, in the compiler on the
 fixture rows and in the runtime on the dataset, within a budget of 2 s of CPU time per
-row (and per prompt render). The compiler also stops evaluating once one compile has
-spent 60 s of CPU time on fixture rows. Loops, recursion or a slow regular expression
-are the usual causes; the runtime rejects a row or item that runs out of time with
-the same reason.
+evaluation (the compiler evaluates a fixture row's whole mapping as one; the runtime
+each expression, and each prompt render). The compiler also stops evaluating once one
+compile has spent 60 s of CPU time on fixture rows. Loops, recursion or a slow regular
+expression are the usual causes; the runtime rejects a row or item that runs out of
+time with the same reason.
 """,
         ),
         CodeInfo(

@@ -90,17 +90,20 @@ def catalog_root(path: Path) -> Path:
         folder_given = given.is_dir()
     except OSError:
         folder_given = False
-    # A file's folder as written: a spec file that is a symlink does not move the root.
-    start = Path(os.path.realpath(given if folder_given else given.parent))
+    # The folders as written, walked up before symlinks are resolved: neither a spec
+    # file nor a folder that is a symlink moves the root of the catalog it sits in.
+    start = given if folder_given else given.parent
+    found = start
     for folder in (start, *start.parents):
         try:
             if (folder / DEFAULTS_FILE).is_file():
-                return folder
+                found = folder
+                break
             if (folder / REPOSITORY_MARK).exists():
                 break
         except OSError:
             break
-    return start
+    return Path(os.path.realpath(found))
 
 
 def inside(real: str, root: str) -> bool:

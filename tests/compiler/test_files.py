@@ -144,6 +144,20 @@ def test_a_symlinked_spec_folder_is_not_followed(tmp_path: Path) -> None:
     assert result.ok and result.plan is not None and len(result.plan.units) == 1
 
 
+def test_a_spec_named_through_a_symlinked_folder_stays_refused(tmp_path: Path) -> None:
+    """`taskseed validate taskspecs/evil/x.yaml` where `evil` leads out of the catalog:
+    the root is found from the folders as written, so the file is outside it."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "x.yaml").write_text("SECRET-CONTENT: 1\n")
+    catalog = toy_catalog(tmp_path / "repo")
+    (catalog / "_defaults.yaml").write_text("domain: knowledge\n")
+    os.symlink(outside, catalog / "evil")
+    result = compile_paths([catalog / "evil/x.yaml"], root=tmp_path)
+    assert codes(result) == ["TS306"]
+    assert "SECRET" not in " ".join(d.message for d in result.diagnostics)
+
+
 def test_paths_as_written_are_checked_before_any_system_call(tmp_path: Path) -> None:
     catalog = Catalog.of([toy_catalog(tmp_path)])
     for written in ("a\0b", "x" * 256, "/".join(["d"] * 3000), ""):
