@@ -21,9 +21,12 @@ HAND_WRITTEN = "hand-written"
 
 
 def register(sub: Any) -> None:
+    from taskseed.cli.main import allow_option
+
     p = sub.add_parser("catalog", help="list the tasks and subtasks of a catalog")
     p.add_argument("paths", nargs="*", default=["taskspecs"], metavar="PATH")
     p.add_argument("--json", action="store_true", help="print the catalog as JSON")
+    allow_option(p)
     p.add_argument(
         "--color",
         choices=("auto", "always", "never"),
@@ -34,10 +37,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from taskseed.cli.commands import _report
+    from taskseed.cli.commands import _report, allowed_paths
     from taskseed.compiler.driver import compile_paths
 
-    result = compile_paths(args.paths)
+    result = compile_paths(args.paths, allow=allowed_paths(args))
     if not result.ok:
         report = argparse.Namespace(
             format="json" if args.json else "text", color=args.color, strict=False

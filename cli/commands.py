@@ -37,10 +37,19 @@ def _report(args: argparse.Namespace, result: object, stream: TextIO) -> int:
     return EXIT_DIAGNOSTICS if failing else EXIT_OK
 
 
+def allowed_paths(args: argparse.Namespace) -> list[Path]:
+    """The `--allow-path` folders, each checked to be a folder."""
+    folders = [Path(p) for p in getattr(args, "allow_path", None) or []]
+    for folder in folders:
+        if not folder.is_dir():
+            raise UserError(f"--allow-path {folder}: not a folder")
+    return folders
+
+
 def validate(args: argparse.Namespace) -> int:
     from taskseed.compiler.driver import compile_paths
 
-    result = compile_paths(args.paths, trust_hooks=args.trust_hooks)
+    result = compile_paths(args.paths, trust_hooks=args.trust_hooks, allow=allowed_paths(args))
     return _report(args, result, sys.stdout)
 
 
@@ -49,7 +58,9 @@ def compile_plan(args: argparse.Namespace) -> int:
     from taskseed.contract.plan import encode
 
     root = Path(args.root) if args.root else None
-    result = compile_paths(args.paths, root=root, trust_hooks=args.trust_hooks)
+    result = compile_paths(
+        args.paths, root=root, trust_hooks=args.trust_hooks, allow=allowed_paths(args)
+    )
     code = _report(args, result, sys.stderr)
     if code != EXIT_OK or result.plan is None:
         return code if code != EXIT_OK else EXIT_DIAGNOSTICS

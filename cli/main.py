@@ -42,6 +42,17 @@ def trust_hooks_option(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def allow_option(parser: argparse.ArgumentParser) -> None:
+    """`--allow-path DIR`: a folder outside the catalog that specs may read from."""
+    parser.add_argument(
+        "--allow-path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="let specs also read files under DIR (repeatable; see the README's trust model)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from taskseed.cli import commands, plan_diff_cmd
 
@@ -56,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="spec files or folders")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
     trust_hooks_option(p, "on the fixture rows")
+    allow_option(p)
     _format_option(p)
     p.set_defaults(handler=commands.validate)
 
@@ -67,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", default=None, help="paths in the plan are relative to this folder")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
     trust_hooks_option(p, "on the fixture rows")
+    allow_option(p)
     _format_option(p)
     p.set_defaults(handler=commands.compile_plan)
 

@@ -22,6 +22,8 @@ TRTLLM_OPTIONS = (
 
 
 def register(sub: Any) -> None:
+    from taskseed.cli.main import allow_option
+
     p = sub.add_parser("run", help="run a plan: generate, verify, filter, dedup, write")
     p.add_argument(
         "inputs",
@@ -109,6 +111,7 @@ def register(sub: Any) -> None:
         help="run the Python hooks the plan's units name (Python code from the specs, "
         "run with your permissions); without it a plan with hooks is refused",
     )
+    allow_option(run)
 
     scale = p.add_argument_group("scale")
     scale.add_argument(
@@ -159,7 +162,7 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run_command)
 
 
-def load_plan(inputs: list[str], trust_hooks: bool = False) -> Any:
+def load_plan(inputs: list[str], trust_hooks: bool = False, allow: list[Path] | None = None) -> Any:
     from taskseed.cli.commands import read_plan
 
     if len(inputs) == 1 and inputs[0].endswith(".json"):
@@ -167,7 +170,7 @@ def load_plan(inputs: list[str], trust_hooks: bool = False) -> Any:
     from taskseed.compiler.diagnostic_formats import render_text
     from taskseed.compiler.driver import compile_paths
 
-    result = compile_paths(inputs, trust_hooks=trust_hooks)
+    result = compile_paths(inputs, trust_hooks=trust_hooks, allow=allow or [])
     if result.plan is None:
         sys.stderr.write(render_text(result.diagnostics.sorted(), result.sources))
         raise UserError("the specs have errors; fix them or run `taskseed validate` first")
@@ -214,7 +217,9 @@ def run_command(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
-    plan = load_plan(args.inputs, args.trust_hooks)
+    from taskseed.cli.commands import allowed_paths
+
+    plan = load_plan(args.inputs, args.trust_hooks, allowed_paths(args))
     patterns = [p.strip() for p in args.tasks.split(",") if p.strip()]
     try:
         units = select_units(plan, patterns)

@@ -96,6 +96,71 @@ list instead of a mapping.
 """,
         ),
         CodeInfo(
+            "TS106",
+            "not-utf8",
+            E,
+            "A file is not UTF-8 text.",
+            """
+Spec files, templates and fixtures are read as UTF-8. The diagnostic points at the
+line and column of the first byte that is not UTF-8; its content is not shown. Save
+the file as UTF-8 (a leading byte-order mark is allowed and ignored).
+""",
+        ),
+        CodeInfo(
+            "TS107",
+            "file-too-large",
+            E,
+            "A file is larger than its kind's limit.",
+            """
+The compiler reads spec files and templates of at most 256 KiB and fixtures of at
+most 4 MiB (the largest in the shipped catalog are under 8 KiB). A fixture holds a few
+rows, not a dataset: point `seeds.files` or `seeds.dataset` at the data.
+""",
+        ),
+        CodeInfo(
+            "TS108",
+            "not-a-regular-file",
+            E,
+            "A path names a folder, FIFO, device or socket.",
+            """
+Only regular files are read: a FIFO or a device could block or never end. The file
+is not opened.
+""",
+        ),
+        CodeInfo(
+            "TS109",
+            "yaml-too-deep",
+            E,
+            "Mappings and lists nest too deeply.",
+            """
+A spec nests mappings and lists at most 64 levels deep (the catalog needs 6), and so
+does an alias where it is used. Deeper nesting is refused at the first value past the
+limit, before the rest of the file is parsed.
+""",
+        ),
+        CodeInfo(
+            "TS110",
+            "yaml-alias-budget",
+            E,
+            "Aliases expand a file past its budget.",
+            """
+An alias (`*name`) stands for the whole value of its anchor (`&name`). Aliases of
+aliases multiply, so a file of a few lines can stand for billions of values ("billion
+laughs"). A spec file may hold at most 100,000 values with its aliases expanded; the
+alias that would pass the limit is not expanded.
+""",
+        ),
+        CodeInfo(
+            "TS111",
+            "yaml-recursive-alias",
+            E,
+            "An alias refers to a value that contains it.",
+            """
+`a: &x [1, *x]` describes an infinite value. Task specs hold finite trees: write the
+value out, or use an anchor that is closed before its alias.
+""",
+        ),
+        CodeInfo(
             "TS200",
             "unknown-field",
             E,
@@ -246,6 +311,75 @@ matrix axis of that name. The diagnostic suggests the closest axis.
             """
 Each axis must be a non-empty list of distinct scalars, and each `exclude` entry must
 name existing axes and values. A matrix that excludes every combination is an error.
+""",
+        ),
+        CodeInfo(
+            "TS306",
+            "path-outside-catalog",
+            E,
+            "A path leads outside the catalog.",
+            """
+Every path a spec names (`extends`, `template`, `seeds.fixture`, `seeds.files`,
+`decontaminate.files`) must resolve, symlinks followed, inside the catalog root or a
+folder given with `--allow-path DIR` (repeatable, on `validate`, `compile`, `run` and
+`catalog`). The catalog root of a path given on the command line is the nearest folder
+at or above it that holds `_defaults.yaml` (looking no higher than a folder that holds
+`.git`), or else that folder itself (a file's own folder). Absolute paths and `..`
+that leave it are refused, and so are symlinks that lead out of it. A template is
+named by its path under `_templates/`, with no `..`. Nothing is read from a refused
+path, and its content is never shown.
+""",
+        ),
+        CodeInfo(
+            "TS307",
+            "path-invalid",
+            E,
+            "A path cannot name a file.",
+            """
+The path is empty, holds a NUL character, has a file name longer than 255 bytes, or is
+longer than 4096 bytes. No file system call sees it.
+""",
+        ),
+        CodeInfo(
+            "TS308",
+            "hidden-path",
+            E,
+            "A path leads to a name that starts with a dot.",
+            """
+Names that start with a dot (`.git/config`, `.env`, `.github/`) are not read from a
+spec even inside the catalog: they hold a repository's settings and secrets, not task
+data. A glob pattern in `seeds.files` may not match them either.
+""",
+        ),
+        CodeInfo(
+            "TS309",
+            "wrong-file-kind",
+            E,
+            "A path names a file of the wrong kind.",
+            """
+`extends` names spec files (`.yaml` or `.yml`); `seeds.fixture` names a JSON Lines file
+(`.jsonl` or `.ndjson`).
+""",
+        ),
+        CodeInfo(
+            "TS310",
+            "too-many-subtasks",
+            E,
+            "A task expands to too many subtasks.",
+            """
+A task may have at most 10,000 subtasks; a matrix multiplies the lengths of its axes
+(the catalog's largest task has a few hundred). Split the task, or `exclude`
+combinations.
+""",
+        ),
+        CodeInfo(
+            "TS311",
+            "extends-too-deep",
+            E,
+            "An `extends` chain passes through too many files.",
+            """
+A spec may extend a file that extends another, and so on, through at most 32 files
+(the shipped catalog needs 3). The `extends` that would go deeper is not followed.
 """,
         ),
         CodeInfo(
@@ -490,6 +624,76 @@ Mapping values are Jinja expressions over the seed row (`choices.text`,
             """
 Only Jinja's built-in filters and taskseed's own are available: `options`, `letter`,
 `boxed`, `regex_search`, `regex_findall`, `regex_replace` and `from_json`.
+""",
+        ),
+        CodeInfo(
+            "TS506",
+            "time-budget",
+            E,
+            "A mapping expression took too long on a fixture row.",
+            """
+Mapping expressions and `seeds.where` run on every seed row, in the compiler on the
+fixture rows and in the runtime on the dataset, within a budget of 2 s of CPU time per
+evaluation (the compiler evaluates a fixture row's whole mapping as one; the runtime
+each expression, and each prompt render). The compiler also stops evaluating once one
+compile has spent 60 s of CPU time on fixture rows. Loops, recursion or a slow regular
+expression are the usual causes; the runtime rejects a row or item that runs out of
+time with the same reason.
+""",
+        ),
+        CodeInfo(
+            "TS507",
+            "size-budget",
+            E,
+            "A template or expression would build too large a value.",
+            """
+A string may hold at most 2,000,000 characters and a list, tuple or mapping at most
+100,000 items; one row's evaluation (or one prompt's render) may produce at most
+20,000,000 characters in all. The check comes before the value is built, so
+`'a' * 10**10`, `range(10**10)` or `x|center(10**10)` fail at once instead of
+exhausting memory.
+""",
+        ),
+        CodeInfo(
+            "TS508",
+            "integer-budget",
+            E,
+            "An expression would build too large an integer.",
+            """
+Integers are limited to 4,096 bits; `9 ** (9 ** 9)` is refused before it is computed.
+""",
+        ),
+        CodeInfo(
+            "TS509",
+            "iteration-budget",
+            E,
+            "Loops ran too many iterations.",
+            """
+One evaluation or render may run at most 100,000 loop iterations, all loops together
+(nested loops multiply).
+""",
+        ),
+        CodeInfo(
+            "TS510",
+            "recursion-budget",
+            E,
+            "Calls nest too deeply.",
+            """
+Macros that call themselves, and recursive loops, may nest at most 64 levels.
+""",
+        ),
+        CodeInfo(
+            "TS511",
+            "regex-budget",
+            E,
+            "A regular expression ran too long or is too large.",
+            """
+The `regex_search`, `regex_findall` and `regex_replace` filters use the `regex`
+engine (Python's `re` syntax) with the evaluation's remaining time as timeout, so a
+pattern that backtracks catastrophically (`(a|a)+$`) stops instead of hanging.
+Patterns whose counted repeats unroll past 100,000 steps (`(?:a{1000}){1000}`) are
+refused before they are compiled. Patterns in `filters.require` and `filters.forbid`
+run in polars, whose regular expressions (Rust's `regex`) take linear time.
 """,
         ),
         CodeInfo(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 
 from taskseed.compiler.codes import CODES, Severity
 from taskseed.compiler.diagnostics import Diagnostic
@@ -22,17 +21,12 @@ _COLORS = {
 
 
 def _source_line(sources: Sources, file: str, line: int) -> str | None:
+    """The line under a diagnostic, only from a file the compiler read (never from a
+    file it refused: its content is not shown)."""
     source = sources.get(file)
-    if source is None:
-        path = Path(file)
-        if not path.is_file():
-            return None
-        try:
-            source = SourceFile.read(path)
-        except (OSError, UnicodeDecodeError):
-            return None
-    text = source.line(line)
-    return text if line <= len(source.lines) else None
+    if source is None or not 1 <= line <= len(source.lines):
+        return None
+    return source.line(line)
 
 
 def render_text(diagnostics: Sequence[Diagnostic], sources: Sources, *, color: bool = False) -> str:

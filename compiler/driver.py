@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from taskseed.compiler.diagnostics import Diagnostics
+from taskseed.compiler.files import Catalog
 from taskseed.compiler.nodes import Node, ScalarNode, to_plain
 from taskseed.compiler.plan import PlanBuilder
 from taskseed.compiler.resolve import DEFAULT_SUBTASK, ResolvedUnit, Resolver
@@ -46,38 +47,65 @@ def is_partial(path: Path) -> bool:
     return path.name.startswith("_")
 
 
-def discover(paths: Sequence[Path], diagnostics: Diagnostics) -> list[Path]:
+def discover(
+    paths: Sequence[Path], diagnostics: Diagnostics, catalog: Catalog | None = None
+) -> list[Path]:
+    """The spec files under the given paths (folders are searched without following
+    symlinked folders; a spec file that is a symlink leading outside `catalog` is
+    refused)."""
     found: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        try:
+            is_dir, exists = path.is_dir(), path.exists()
+        except OSError as exc:
+            diagnostics.add("TS101", f"cannot read {path}: {exc.strerror}")
+            continue
+        if is_dir:
             matches = [
                 p
                 for p in path.rglob("*")
                 if p.suffix in SPEC_SUFFIXES
-                and p.is_file()
+                and not p.is_dir()
                 and not SKIP_DIRS.intersection(p.relative_to(path).parts[:-1])
             ]
             if not matches:
                 diagnostics.add("TS104", f"no task spec files under {display_path(path)}")
             found.extend(matches)
-        elif path.is_file():
+        elif exists:
             found.append(path)
         else:
             diagnostics.add("TS101", f"no such file or directory: {path}")
-    unique = {p.resolve(): p for p in found}
+    admitted = []
+    for path in found:
+        refusal = catalog.admits(path) if catalog is not None else None
+        if refusal is not None:
+            diagnostics.add(refusal.code, refusal.message, notes=refusal.notes)
+        else:
+            admitted.append(path)
+    unique = {p.resolve(): p for p in admitted}
     return sorted(unique.values(), key=lambda p: p.as_posix())
 
 
 def compile_paths(
-    paths: Sequence[Path | str], root: Path | None = None, *, trust_hooks: bool = False
+    paths: Sequence[Path | str],
+    root: Path | None = None,
+    allow: Sequence[Path | str] = (),
+    *,
+    trust_hooks: bool = False,
 ) -> CompileResult:
-    """Compile specs. `trust_hooks` lets the Python hooks they name run on their fixture
-    rows (`--trust-hooks`); otherwise hooks are only checked, never imported."""
+    """Compile the specs under `paths`; they may read files inside their catalog roots
+    and the `allow` folders (`compiler/files.py`). `trust_hooks` lets the Python hooks
+    they name run on their fixture rows (`--trust-hooks`); otherwise hooks are only
+    checked, never imported."""
     diagnostics = Diagnostics()
     sources: dict[str, SourceFile] = {}
-    files = discover([Path(p) for p in paths], diagnostics)
-    resolver = Resolver(diagnostics, sources)
-    builder = PlanBuilder(diagnostics, sources, root or Path.cwd(), trust_hooks=trust_hooks)
+    inputs = [Path(p) for p in paths]
+    catalog = Catalog.of(inputs, [Path(p) for p in allow])
+    files = discover(inputs, diagnostics, catalog)
+    resolver = Resolver(diagnostics, sources, catalog)
+    builder = PlanBuilder(
+        diagnostics, sources, root or Path.cwd(), catalog, trust_hooks=trust_hooks
+    )
 
     resolved: list[ResolvedUnit] = []
     declared: dict[str, Span] = {}

@@ -5,11 +5,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from taskseed.compiler.diagnostics import Diagnostics
-from taskseed.compiler.source import SourceFile, Span
+from taskseed.compiler.files import (
+    MAX_FIXTURE_BYTES,
+    FileMissing,
+    FileRefused,
+    Located,
+    read_source,
+)
+from taskseed.compiler.source import SourceFile, Span, display_path
+
+FIXTURE_SUFFIXES = (".jsonl", ".ndjson")
+# How deep a fixture row's values may nest (as deep as a spec's: see load.MAX_DEPTH).
+MAX_ROW_DEPTH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,22 +40,23 @@ class FixtureReader:
     def __init__(self, diagnostics: Diagnostics, sources: dict[str, SourceFile]) -> None:
         self.diagnostics = diagnostics
         self.sources = sources
-        self._cache: dict[Path, Fixture | None] = {}
+        self._cache: dict[str, Fixture | None] = {}
 
-    def read(self, path: Path, span: Span) -> Fixture | None:
-        key = path.resolve()
-        if key not in self._cache:
-            self._cache[key] = self._read(path, span)
-        return self._cache[key]
+    def read(self, located: Located, span: Span) -> Fixture | None:
+        if located.real not in self._cache:
+            self._cache[located.real] = self._read(located, span)
+        return self._cache[located.real]
 
-    def _read(self, path: Path, span: Span) -> Fixture | None:
+    def _read(self, located: Located, span: Span) -> Fixture | None:
+        shown = display_path(located.path)
         try:
-            source = SourceFile.read(path)
-        except FileNotFoundError:
-            self.diagnostics.add("TS402", f"fixture file not found: {path}", span)
+            source = read_source(located.path, located.real, MAX_FIXTURE_BYTES)
+        except FileMissing:
+            self.diagnostics.add("TS402", f"fixture file not found: {shown}", span)
             return None
-        except (OSError, UnicodeDecodeError) as exc:
-            self.diagnostics.add("TS402", f"cannot read fixture {path}: {exc}", span)
+        except FileRefused as exc:
+            at = Span.point(shown, *exc.at) if exc.at is not None else span
+            self.diagnostics.add(exc.code, f"fixture {shown}: {exc.message}", at)
             return None
         self.sources[source.name] = source
         rows: list[dict[str, Any]] = []
@@ -57,16 +68,27 @@ class FixtureReader:
             try:
                 row = json.loads(text)
             except json.JSONDecodeError as exc:
-                self.diagnostics.add(
-                    "TS402",
-                    f"fixture line is not JSON: {exc.msg}",
-                    Span.point(source.name, number, exc.colno),
+                self._bad(source, number, exc.colno, f"fixture line is not JSON: {exc.msg}")
+                ok = False
+                continue
+            except (ValueError, RecursionError) as exc:  # Python's own limits on JSON
+                reason = (
+                    "it nests too deeply"
+                    if isinstance(exc, RecursionError)
+                    else "a number has more digits than Python reads (4300)"
+                    if "digits" in str(exc)
+                    else str(exc)
                 )
+                self._bad(source, number, 1, f"fixture line is not usable JSON: {reason}")
                 ok = False
                 continue
             if not isinstance(row, dict):
-                self.diagnostics.add(
-                    "TS402", "fixture rows must be JSON objects", Span.point(source.name, number, 1)
+                self._bad(source, number, 1, "fixture rows must be JSON objects")
+                ok = False
+                continue
+            if text.count("[") + text.count("{") > MAX_ROW_DEPTH and _depth(row) > MAX_ROW_DEPTH:
+                self._bad(
+                    source, number, 1, f"fixture row nests deeper than {MAX_ROW_DEPTH} levels"
                 )
                 ok = False
                 continue
@@ -76,3 +98,20 @@ class FixtureReader:
             self.diagnostics.add("TS402", f"fixture {source.name} has no rows", span)
             return None
         return Fixture(source, tuple(rows), tuple(lines)) if ok else None
+
+    def _bad(self, source: SourceFile, line: int, col: int, message: str) -> None:
+        width = max(len(source.line(line)) + 1, 1)
+        self.diagnostics.add("TS402", message, Span.point(source.name, line, min(col, width)))
+
+
+def _depth(value: Any) -> int:
+    """How deep lists and objects nest in a JSON value (without recursion)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -21,7 +22,8 @@ from typing import Any, Literal
 import msgspec
 
 from taskseed.compiler.diagnostics import Diagnostics
-from taskseed.compiler.fixtures import Fixture, FixtureReader
+from taskseed.compiler.files import Catalog, Refusal
+from taskseed.compiler.fixtures import FIXTURE_SUFFIXES, Fixture, FixtureReader
 from taskseed.compiler.hooks import HookChecker, hook_reference, merge_hooks
 from taskseed.compiler.lsh_bands import optimal_bands_rows
 from taskseed.compiler.nodes import MapNode, Node, ScalarNode, SeqNode, lookup
@@ -48,6 +50,7 @@ from taskseed.compiler.templates import (
     record_fields,
 )
 from taskseed.contract.hooks import GATE
+from taskseed.contract.jinja_budget import BudgetExceeded, within
 from taskseed.contract.language import AUTO, OFF, detect_language, language_code
 from taskseed.contract.mapping import MappingError, compile_expr, normalize
 from taskseed.contract.plan import (
@@ -85,6 +88,18 @@ EXTRACTORS = {
     "code": "code",
     "free_form": "free_form",
 }
+# The diagnostic of each budget that a mapping can run out of on a fixture row.
+BUDGET_CODES = {
+    "time": "TS506",
+    "size": "TS507",
+    "integer": "TS508",
+    "iterations": "TS509",
+    "recursion": "TS510",
+    "regex": "TS511",
+}
+# CPU time one compile may spend evaluating mappings on fixture rows, all units together
+# (the catalog's 700 subtasks take well under a second).
+MAX_EVALUATION_SECONDS = 60.0
 BOUNDED_FIELDS = {
     "question_chars": "question",
     "answer_chars": "answer",
@@ -115,6 +130,7 @@ class PlanBuilder:
     diagnostics: Diagnostics
     sources: dict[str, SourceFile]
     root: Path
+    catalog: Catalog
     templates: dict[str, PlanTemplate] = field(default_factory=dict)
     fixtures: dict[str, PlanFixture] = field(default_factory=dict)
     _fixture_ids: dict[int, str] = field(default_factory=dict)
@@ -125,9 +141,11 @@ class PlanBuilder:
     _kept: dict[tuple[str | None, str], int] = field(default_factory=dict)
     _sources_checked: dict[int, Node] = field(default_factory=dict)
     _fixtures_by_name: dict[tuple[str, str], Fixture | None] = field(default_factory=dict)
+    _evaluation_seconds: float = 0.0
+    expressions_ok: bool = True
 
     def __post_init__(self) -> None:
-        self.checker = TemplateChecker(self.diagnostics, self.sources)
+        self.checker = TemplateChecker(self.diagnostics, self.sources, self.catalog)
         self.reader = FixtureReader(self.diagnostics, self.sources)
         self.hook_checker = HookChecker(self.diagnostics, self.root)
         self._root = os.path.realpath(self.root)
@@ -190,6 +208,10 @@ class PlanBuilder:
                 )
             )
         verify = self.verify(spec.verify, tree, fmt, fields)
+        if not self.expressions_ok:
+            return None
+        seed_files = self.local_files(tree, ("seeds", "files"), spec.seeds.files)
+        eval_files = self.local_files(tree, ("decontaminate", "files"), spec.decontaminate.files)
         if len(self.diagnostics.errors) > before:
             return None
         fixture_id = None
@@ -222,14 +244,14 @@ class PlanBuilder:
             source=PlanSource(
                 citation=spec.source.citation, license=spec.source.license, url=spec.source.url
             ),
-            seeds=self.seeds(spec, tree, fixture_id, where),
+            seeds=self.seeds(spec, seed_files, fixture_id, where),
             mapping=mapping,
             format=fmt,
             steps=steps,
             verify=verify,
             filters=_filters(spec, mapping, language, self.seed_facts(key)),
             dedup=_dedup(spec),
-            decontaminate=self.decontaminate(spec, tree, resolved.subtask),
+            decontaminate=self.decontaminate(spec, tree, resolved.subtask, eval_files),
             hooks=merge_hooks(list(hooks.values())),
         )
         unit.fingerprint = content_id(msgspec.json.encode(unit, order="deterministic"))
@@ -256,13 +278,27 @@ class PlanBuilder:
                 seeds.key_span if seeds is not None else tree.span,
             )
             return None
-        # Units of a task name the same few files: resolve each path (the reader's cache
-        # key, a walk of the file system) once, not once per unit.
+        # Units of a task name the same few files: locate and read each (a walk of the
+        # file system) once per spec file and name, not once per unit.
         key = (node.span.file, spec.seeds.fixture)
         if key not in self._fixtures_by_name:
-            path = self.written_in(node) / spec.seeds.fixture
-            self._fixtures_by_name[key] = self.reader.read(path, node.span)
+            self._fixtures_by_name[key] = self.read_fixture(node, spec.seeds.fixture)
         return self._fixtures_by_name[key]
+
+    def read_fixture(self, node: ScalarNode, name: str) -> Fixture | None:
+        located = self.catalog.locate(self.written_in(node), name)
+        if isinstance(located, Refusal):
+            self.diagnostics.add(located.code, located.message, node.span, notes=located.notes)
+            return None
+        if located.path.suffix not in FIXTURE_SUFFIXES:
+            self.diagnostics.add(
+                "TS309",
+                f"`seeds.fixture` names `{located.path.name}`, not a JSON Lines file",
+                node.span,
+                notes=[f"fixtures are JSON Lines files ending in {' or '.join(FIXTURE_SUFFIXES)}"],
+            )
+            return None
+        return self.reader.read(located, node.span)
 
     def hooks(self, spec: TaskSpec, tree: MapNode) -> dict[tuple[str, ...], PlanHook]:
         """Every field given by a Python hook, checked statically (never imported)."""
@@ -302,16 +338,33 @@ class PlanBuilder:
             )
         return False
 
+    def local_files(
+        self, tree: MapNode, path: tuple[str, str], written: str | list[str] | None
+    ) -> list[str]:
+        """`seeds.files` or `decontaminate.files`, relative to the plan root; each path
+        (or glob pattern) must stay inside the catalog. They are read at run time."""
+        if written is None:
+            return []
+        node = lookup(tree, path)
+        base = self.written_in(node) if node is not None else resolved_dir(tree)
+        items = [written] if isinstance(written, str) else written
+        spans = [node.span if node is not None else tree.span] * len(items)
+        if isinstance(node, SeqNode) and len(node.items) == len(items):
+            spans = [item.span for item in node.items]
+        out = []
+        for item, span in zip(items, spans, strict=True):
+            refusal = self.catalog.check_pattern(base, item)
+            if refusal is not None:
+                self.diagnostics.add(refusal.code, refusal.message, span, notes=refusal.notes)
+                continue
+            out.append(self.relative(base / item))
+        return out
+
+    @staticmethod
     def seeds(
-        self, spec: TaskSpec, tree: MapNode, fixture_id: str | None, where: str | None
+        spec: TaskSpec, files: list[str], fixture_id: str | None, where: str | None
     ) -> PlanSeeds:
         seeds = spec.seeds
-        files: list[str] = []
-        if seeds.files is not None:
-            node = lookup(tree, ("seeds", "files"))
-            base = self.written_in(node) if node is not None else resolved_dir(tree)
-            items = [seeds.files] if isinstance(seeds.files, str) else seeds.files
-            files = [self.relative(base / item) for item in items]
         return PlanSeeds(
             dataset=seeds.dataset,
             config=seeds.config,
@@ -327,14 +380,10 @@ class PlanBuilder:
             fixture=fixture_id,
         )
 
-    def decontaminate(self, spec: TaskSpec, tree: MapNode, subtask: str) -> PlanDecontaminate:
+    def decontaminate(
+        self, spec: TaskSpec, tree: MapNode, subtask: str, files: list[str]
+    ) -> PlanDecontaminate:
         d = spec.decontaminate
-        files: list[str] = []
-        if d.files is not None:
-            node = lookup(tree, ("decontaminate", "files"))
-            base = self.written_in(node) if node is not None else resolved_dir(tree)
-            items = [d.files] if isinstance(d.files, str) else d.files
-            files = [self.relative(base / item) for item in items]
         splits = list(d.splits) if d.splits is not None else list(spec.seeds.eval_splits)
         if d.sources:
             self.check_source_mappings(tree)
@@ -386,10 +435,13 @@ class PlanBuilder:
         hooks: dict[tuple[str, ...], PlanHook],
     ) -> PlanMapping:
         row_fields = fixture.fields if fixture is not None else None
+        self.expressions_ok = True
         for path, text in _expressions(spec):
             node = lookup(tree, path)
             if isinstance(node, ScalarNode) and isinstance(text, str):
-                self.checker.check_expression(text, node, row_fields)
+                # A failure can repeat one already reported (the same span and message
+                # in another subtask), so it is remembered here, not counted.
+                self.expressions_ok &= self.checker.check_expression(text, node, row_fields)
         m = spec.mapping
         answer = m.answer
         source: Literal["index", "label", "text"] = (
@@ -544,24 +596,31 @@ class PlanBuilder:
             return key
         records: list[SeedRecord] = []
         self._normalized[key] = records
+        if self._evaluation_seconds > MAX_EVALUATION_SECONDS:
+            self.diagnostics.add(
+                "TS506",
+                f"the fixture rows of `{resolved.task}/{resolved.subtask}` were not checked: "
+                f"this compile spent its budget of {MAX_EVALUATION_SECONDS:g} s of CPU time "
+                "for evaluating mappings on fixture rows",
+                tree.span,
+                notes=notes,
+            )
+            return key
+        started = time.thread_time()
         failures: dict[str, list[tuple[int, MappingError]]] = {}
         keep = compile_expr(where) if where else None
         kept = 0
         for row, line in zip(fixture.rows, fixture.lines, strict=True):
-            if keep is not None:
-                try:
-                    if not keep(row):
-                        continue
-                except Exception as exc:
-                    error = MappingError("where", f"{type(exc).__name__}: {exc}")
-                    failures.setdefault("where", []).append((line, error))
-                    continue
-            kept += 1
-            try:
-                records.append(normalize(row, mapping, fmt, resolved.task, resolved.subtask))
-            except MappingError as exc:
-                failures.setdefault(exc.field, []).append((line, exc))
+            # One budget per row, as the runtime's normalize stage spends it.
+            outcome = within(_map_row, row, keep, mapping, fmt, resolved)
+            if isinstance(outcome, SeedRecord):
+                kept += 1
+                records.append(outcome)
+            elif isinstance(outcome, MappingError):
+                kept += outcome.field != "where"  # a row `where` keeps, that does not map
+                failures.setdefault(outcome.field, []).append((line, outcome))
         self._kept[(where, fixture_id)] = kept  # for check_fixture_kept
+        self._evaluation_seconds += time.thread_time() - started
         for field_name, rows in failures.items():
             line, first = rows[0]
             path = (
@@ -571,9 +630,17 @@ class PlanBuilder:
             others = len(rows) - 1
             more = [f"{others} more fixture row{'s fail' if others > 1 else ' fails'} here"]
             more = more if others else []
+            where_row = f"{fixture.source.name}:{line}"
+            code = BUDGET_CODES.get(first.budget or "", "TS406")
+            message = (
+                f"fixture row at {where_row} does not map: {first.reason}"
+                if code == "TS406"
+                else f"`{field_name}` ran out of budget on the fixture row at {where_row}: "
+                f"{first.reason}"
+            )
             self.diagnostics.add(
-                "TS406",
-                f"fixture row at {fixture.source.name}:{line} does not map: {first.reason}",
+                code,
+                message,
                 node.span if node is not None else tree.span,
                 notes=[*notes, *more],
             )
@@ -650,11 +717,14 @@ QUESTION_MARK = re.compile("[?\uff1f\u061f\u055e\u037e;]")  # ?, ？, ؟, ՞, ;,
 def _folded(text: str) -> str:
     """Lower case, punctuation out, spaces collapsed: as `runtime/degenerate.normalized`
     folds texts before the filter looks for an answer in its context."""
-    kept = "".join(" " if unicodedata.category(c)[0] in "PS" else c for c in text.lower())
-    return " ".join(_ARTICLES.sub(" ", kept).split())
+    unarticled = _ARTICLES.sub(" ", text)
+    kept = "".join(" " if unicodedata.category(c)[0] in "PS" else c for c in unarticled.lower())
+    return " ".join(kept.split())
 
 
-_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+# As `runtime/degenerate.ARTICLES`: lower-case articles anywhere, capitalised ones only
+# where a text starts ("Vitamin A" keeps its letter).
+_ARTICLES = re.compile(r"^(?:A|An|The)\b|\b(?:a|an|the)\b")
 
 
 @dataclass(frozen=True)
@@ -674,6 +744,28 @@ def _every_record(
         except MappingError:
             continue
     return records
+
+
+def _map_row(
+    row: dict[str, Any],
+    keep: Callable[[dict[str, Any]], Any] | None,
+    mapping: PlanMapping,
+    fmt: PlanFormat,
+    resolved: ResolvedUnit,
+) -> SeedRecord | MappingError | None:
+    """One fixture row's record, or why it does not map (None: `seeds.where` drops it)."""
+    if keep is not None:
+        try:
+            if not keep(row):
+                return None
+        except BudgetExceeded as exc:
+            return MappingError("where", f"{type(exc).__name__}: {exc}", exc.kind)
+        except Exception as exc:
+            return MappingError("where", f"{type(exc).__name__}: {exc}")
+    try:
+        return normalize(row, mapping, fmt, resolved.task, resolved.subtask)
+    except MappingError as exc:
+        return exc
 
 
 def resolved_dir(tree: MapNode) -> Path:

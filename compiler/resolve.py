@@ -9,12 +9,14 @@ value still carrying the span of the file that wrote it.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from taskseed.compiler.diagnostics import Diagnostics
+from taskseed.compiler.files import Catalog, Refusal
 from taskseed.compiler.load import load_file
 from taskseed.compiler.merge import merge, strip_nulls, without
 from taskseed.compiler.nodes import Entry, MapNode, Node, ScalarNode, SeqNode, to_plain
@@ -23,6 +25,12 @@ from taskseed.compiler.validate import validate_document
 from taskseed.contract.suggest import did_you_mean
 
 DEFAULT_SUBTASK = "default"
+SPEC_SUFFIXES = (".yaml", ".yml")
+# Subtasks one task may expand to (a matrix multiplies its axes; the catalog's largest
+# task has 176).
+MAX_SUBTASKS = 10_000
+# Files one `extends` chain may pass through (the catalog's longest has 3).
+MAX_EXTENDS_DEPTH = 32
 PLACEHOLDER = re.compile(r"\$(\$?)\{([^}]*)\}")
 
 
@@ -40,25 +48,30 @@ class ResolvedUnit:
 class Resolver:
     diagnostics: Diagnostics
     sources: dict[str, SourceFile]
+    catalog: Catalog
     _files: dict[Path, MapNode | None] = field(default_factory=dict)
     _resolved: dict[Path, MapNode | None] = field(default_factory=dict)
+    _shown: dict[Path, Path] = field(default_factory=dict)  # real path -> as named
 
     # ------------------------------------------------------------------ files
 
-    def document(self, path: Path) -> MapNode | None:
-        """A file loaded and validated in partial mode (cached)."""
+    def document(self, path: Path, named_at: Span | None = None) -> MapNode | None:
+        """A file loaded and validated in partial mode (cached by its real path)."""
         key = path.resolve()
         if key not in self._files:
-            root = load_file(path, self.diagnostics, self.sources)
+            shown = self._shown.get(key, path)
+            root = load_file(shown, self.diagnostics, self.sources, str(key), named_at)
             self._files[key] = validate_document(root, self.diagnostics) if root else None
         return self._files[key]
 
-    def resolve_file(self, path: Path, stack: tuple[Path, ...] = ()) -> MapNode | None:
+    def resolve_file(
+        self, path: Path, stack: tuple[Path, ...] = (), named_at: Span | None = None
+    ) -> MapNode | None:
         """The file merged over everything it extends."""
         key = path.resolve()
         if key in self._resolved:
             return self._resolved[key]
-        root = self.document(path)
+        root = self.document(path, named_at)
         if root is None:
             self._resolved[key] = None
             return None
@@ -76,15 +89,25 @@ class Resolver:
                     notes=[f"the chain: {shown}"],
                 )
                 continue
-            if not target.is_file():
+            if len(stack) + 1 >= MAX_EXTENDS_DEPTH:
+                self.diagnostics.add(
+                    "TS311",
+                    f"`extends` chains are limited to {MAX_EXTENDS_DEPTH} files; this one goes "
+                    f"on past {display_path(self._shown.get(key, key))}",
+                    span,
+                    label="not followed",
+                )
+                continue
+            if not target.exists():
                 self.diagnostics.add(
                     "TS300",
-                    f"`extends` names a file that does not exist: {display_path(target)}",
+                    f"`extends` names a file that does not exist: "
+                    f"{display_path(self._shown.get(target, target))}",
                     span,
                     label="not found",
                 )
                 continue
-            parent = self.resolve_file(target, (*stack, key))
+            parent = self.resolve_file(target, (*stack, key), span)
             if parent is not None:
                 merged = parent if merged is None else _as_map(merge(merged, parent))
         local = without(root, "extends")
@@ -101,8 +124,23 @@ class Resolver:
         items = node.items if isinstance(node, SeqNode) else [node]
         out = []
         for item in items:
-            if isinstance(item, ScalarNode) and isinstance(item.value, str):
-                out.append(((key.parent / item.value).resolve(), item.span))
+            if not isinstance(item, ScalarNode) or not isinstance(item.value, str):
+                continue
+            located = self.catalog.locate(key.parent, item.value)
+            if isinstance(located, Refusal):
+                self.diagnostics.add(located.code, located.message, item.span, notes=located.notes)
+                continue
+            if located.path.suffix not in SPEC_SUFFIXES:
+                self.diagnostics.add(
+                    "TS309",
+                    f"`extends` names `{located.path.name}`, not a YAML file",
+                    item.span,
+                    notes=["`extends` takes spec files ending in .yaml or .yml"],
+                )
+                continue
+            target = Path(located.real)
+            self._shown.setdefault(target, located.path)
+            out.append((target, item.span))
         return out
 
     # --------------------------------------------------------------- subtasks
@@ -127,6 +165,14 @@ class Resolver:
     def _list_units(
         self, task: str, path: Path, base: MapNode, items: SeqNode
     ) -> list[ResolvedUnit]:
+        if len(items.items) > MAX_SUBTASKS:
+            self.diagnostics.add(
+                "TS310",
+                f"the task lists {len(items.items):,} subtasks; a task may have at most "
+                f"{MAX_SUBTASKS:,}",
+                items.span,
+            )
+            return []
         units: list[ResolvedUnit] = []
         seen: dict[str, Span] = {}
         for item in items.items:
@@ -165,6 +211,15 @@ class Resolver:
             axes[entry.key] = values
         if not axes:
             self.diagnostics.add("TS305", "the matrix has no axes", axes_node.span)
+            return []
+        combinations = math.prod(len(values) for values in axes.values())
+        if combinations > MAX_SUBTASKS:
+            self.diagnostics.add(
+                "TS310",
+                f"the matrix has {combinations:,} combinations; a task may have at most "
+                f"{MAX_SUBTASKS:,} subtasks",
+                axes_node.span,
+            )
             return []
         excluded = self._excludes(spec.get("exclude"), axes)
         overrides = spec.get("with")

@@ -305,7 +305,7 @@ class UnitRules:
                 for index, pattern in enumerate(items):
                     try:
                         re.compile(pattern)
-                    except re.error as exc:
+                    except (re.error, OverflowError, RecursionError, ValueError) as exc:
                         path: tuple[str | int, ...] = ("filters", section, name)
                         if not isinstance(patterns, str):
                             path = (*path, index)

@@ -2,14 +2,31 @@
 
 Every value the compiler reads keeps the place it came from. Positions are 1-based
 (line and column) from the moment they leave the YAML loader, and columns count
-characters, not bytes.
+characters, not bytes. Lines are what editors and GitHub count: only `\n`, `\r\n` and
+`\r` end a line (not NEL, U+2028 or U+2029, which Python's `splitlines` and libyaml
+also break at); positions are computed from character offsets, never taken from a
+parser's own line count.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
+
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of a text without their breaks; a final break opens no new line."""
+    if not text:
+        return []
+    lines = LINE_BREAK.split(text)
+    if lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,17 +66,24 @@ class SourceFile:
     name: str
     text: str
     _lines: list[str] | None = field(default=None, repr=False)
+    _starts: list[int] | None = field(default=None, repr=False)
 
     @classmethod
-    def read(cls, path: Path) -> SourceFile:
-        text = path.read_text(encoding="utf-8")
+    def from_text(cls, path: Path, text: str) -> SourceFile:
         return cls(path=path, name=display_path(path), text=text)
 
     @property
     def lines(self) -> list[str]:
         if self._lines is None:
-            self._lines = self.text.splitlines()
+            self._lines = split_lines(self.text)
         return self._lines
+
+    def position(self, index: int) -> tuple[int, int]:
+        """The 0-based (line, column) of a character offset into the text."""
+        if self._starts is None:
+            self._starts = [0, *(m.end() for m in LINE_BREAK.finditer(self.text))]
+        line = bisect_right(self._starts, index) - 1
+        return line, index - self._starts[line]
 
     def line(self, number: int) -> str:
         """Line `number` (1-based) without its newline; empty past the end."""

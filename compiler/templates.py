@@ -9,6 +9,7 @@ template text was written.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -17,8 +18,19 @@ from pathlib import Path
 from jinja2 import TemplateSyntaxError, meta, nodes
 
 from taskseed.compiler.diagnostics import Diagnostics
+from taskseed.compiler.files import (
+    MAX_TEMPLATE_BYTES,
+    Catalog,
+    FileMissing,
+    FileRefused,
+    Located,
+    Refusal,
+    inside,
+    name_problem,
+    read_source,
+)
 from taskseed.compiler.nodes import ScalarNode
-from taskseed.compiler.source import SourceFile, Span, display_path
+from taskseed.compiler.source import SourceFile, Span, display_path, split_lines
 from taskseed.contract.jinja_env import environment, parse
 from taskseed.contract.mapping import classify
 from taskseed.contract.records import ITEM_FIELDS, RECORD_FIELDS, TASK_FIELDS
@@ -73,7 +85,8 @@ class Fields:
 class TemplateChecker:
     diagnostics: Diagnostics
     sources: dict[str, SourceFile]
-    _files: dict[Path, SourceFile | None] = field(default_factory=dict)
+    catalog: Catalog
+    _files: dict[str, SourceFile | None] = field(default_factory=dict)
     _checked: dict[tuple[object, ...], bool] = field(default_factory=dict)
     _named: dict[tuple[str, str], SourceFile | None] = field(default_factory=dict)
 
@@ -87,7 +100,20 @@ class TemplateChecker:
         return self._named[key]
 
     def _find_named(self, name: str, spec_file: Path, span: Span) -> SourceFile | None:
-        folder = _templates_dir(spec_file.resolve().parent)
+        problem = _name_problem(name)
+        if problem is not None:
+            self.diagnostics.add(
+                "TS306",
+                f"template `{name[:80]}` {problem}",
+                span,
+                notes=[
+                    f"a template is named by its path under `{TEMPLATES_DIR}/`, "
+                    "without `.j2`: `similar_question/multiple_choice`"
+                ],
+            )
+            return None
+        start = Path(os.path.realpath(spec_file)).parent
+        folder = _templates_dir(start, self.catalog.container(str(start)))
         if folder is None:
             self.diagnostics.add(
                 "TS503",
@@ -96,10 +122,15 @@ class TemplateChecker:
                 span,
             )
             return None
-        path = (folder / name).with_suffix(TEMPLATE_SUFFIX)
-        if path not in self._files:
-            self._files[path] = self._read(path)
-        source = self._files[path]
+        located = self.catalog.locate(folder, name + TEMPLATE_SUFFIX)
+        if isinstance(located, Refusal):
+            self.diagnostics.add(located.code, located.message, span, notes=located.notes)
+            return None
+        if located.real not in self._files:
+            self._files[located.real] = self._read(located, span)
+        source = self._files[located.real]
+        if source is None and os.path.lexists(located.real):
+            return None  # refused when read, and reported then
         if source is None:
             known = sorted(
                 p.relative_to(folder).with_suffix("").as_posix()
@@ -113,10 +144,16 @@ class TemplateChecker:
             )
         return source
 
-    def _read(self, path: Path) -> SourceFile | None:
-        if not path.is_file():
+    def _read(self, located: Located, span: Span) -> SourceFile | None:
+        try:
+            source = read_source(located.path, located.real, MAX_TEMPLATE_BYTES)
+        except FileMissing:
             return None
-        source = SourceFile.read(path)
+        except FileRefused as exc:
+            shown = display_path(located.path)
+            at = Span.point(shown, *exc.at) if exc.at is not None else span
+            self.diagnostics.add(exc.code, f"template {shown}: {exc.message}", at)
+            return None
         self.sources[source.name] = source
         return source
 
@@ -274,7 +311,7 @@ class TemplateChecker:
 
     def map_span(self, origin: TemplateOrigin, text: str, line: int, needle: str | None) -> Span:
         """The file position of template line `line` (and of `needle` on it, if found)."""
-        lines = text.splitlines() or [""]
+        lines = split_lines(text) or [""]
         line = min(max(line, 1), len(lines))
         # Exact for `|` blocks and .j2 files; a best effort for folded or flowed text.
         file_line = origin.line + line - 1
@@ -328,9 +365,10 @@ def _analyse(text: str) -> Analysis:
     for node in parsed.find_all(nodes.Name):
         first.setdefault(node.name, int(node.lineno))
     if "{%" not in text and all(node.ctx == "load" for node in parsed.find_all(nodes.Name)):
-        # Without statements nothing is bound, so every name read is free; Jinja's own
-        # analysis generates the template's Python code to find out, which is slow.
-        names = sorted(first)
+        # Without statements nothing is bound, so every name read is free (apart from
+        # the environment's globals, as in Jinja's own analysis, which generates the
+        # template's Python code to find out, which is slow).
+        names = sorted(name for name in first if name not in environment().globals)
     else:
         try:
             names = sorted(meta.find_undeclared_variables(parsed))
@@ -356,11 +394,29 @@ def _names(names: Iterable[str]) -> str:
     return ", ".join(f"`{n}`" for n in names)
 
 
-def _templates_dir(start: Path) -> Path | None:
+def _templates_dir(start: Path, top: str | None) -> Path | None:
+    """The nearest `_templates/` at or above `start`, looking no higher than `top`."""
     for folder in (start, *start.parents):
+        if top is None or not inside(str(folder), top):
+            return None
         candidate = folder / TEMPLATES_DIR
         if candidate.is_dir():
             return candidate
+    return None
+
+
+def _name_problem(name: str) -> str | None:
+    """Why a template name is not a plain name under `_templates/`, or None."""
+    problem = name_problem(name)
+    if problem is not None:
+        return f"cannot be used: {problem}"
+    if name.startswith("/") or "\\" in name or os.path.isabs(name):
+        return "is an absolute path"
+    for part in name.split("/"):
+        if part in ("", ".", ".."):
+            return "is not a plain name: `..`, `.` and empty parts are refused"
+        if part.startswith("."):
+            return "has a part that starts with a dot"
     return None
 
 

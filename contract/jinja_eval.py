@@ -8,7 +8,9 @@ mapping expressions use (names, constants, attribute and item access, filters, t
 calls, arithmetic, comparisons, `~`, `x if c else y`, and templates made only of text
 and `{{ }}` parts). It calls the sandboxed environment's own `getattr`, `getitem`,
 `call`, `call_filter` and `call_test`, as compiled code does, so the sandbox's rules and
-StrictUndefined's errors are unchanged. Any other construct returns None from
+StrictUndefined's errors are unchanged, and it spends from the same budgets
+(`jinja_budget.py`): operators and `~` go through the same checks, and every
+evaluation runs within a time budget. Any other construct returns None from
 `evaluator`, and the caller compiles the text with Jinja as before.
 """
 
@@ -22,19 +24,21 @@ from jinja2 import nodes
 from jinja2.runtime import Context, new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from taskseed.contract.jinja_budget import binop, concat, output, within
 from taskseed.contract.jinja_env import environment, parse
 
 Row = dict[str, Any]
 Evaluator = Callable[[Row], Any]
 
-_BINARY: dict[type[nodes.Node], Callable[[Any, Any], Any]] = {
-    nodes.Add: operator.add,
-    nodes.Sub: operator.sub,
-    nodes.Mul: operator.mul,
-    nodes.Div: operator.truediv,
-    nodes.FloorDiv: operator.floordiv,
-    nodes.Mod: operator.mod,
-    nodes.Pow: operator.pow,
+# Jinja's operator of each node type, as `binop` takes it.
+_BINARY: dict[type[nodes.Node], str] = {
+    nodes.Add: "+",
+    nodes.Sub: "-",
+    nodes.Mul: "*",
+    nodes.Div: "/",
+    nodes.FloorDiv: "//",
+    nodes.Mod: "%",
+    nodes.Pow: "**",
 }
 _UNARY: dict[type[nodes.Node], Callable[[Any], Any]] = {
     nodes.Neg: operator.neg,
@@ -86,17 +90,26 @@ def evaluator(body: str, *, is_template: bool) -> Evaluator | None:
         parts = tree.body[0].nodes
         if not all(_supported(part) for part in parts):
             return None
-        return lambda row: "".join(
-            part.data if isinstance(part, nodes.TemplateData) else str(_Walk(env, row).eval(part))
-            for part in parts
-        )
+        return lambda row: within(_template, env, parts, row)
     expr = parse("{{ " + body + " }}").body
     if len(expr) != 1 or not isinstance(expr[0], nodes.Output) or len(expr[0].nodes) != 1:
         return None  # not a single expression
     node = expr[0].nodes[0]
     if not _supported(node):
         return None
-    return lambda row: _Walk(env, row).eval(node)
+    return lambda row: within(_expression, env, node, row)
+
+
+def _expression(env: ImmutableSandboxedEnvironment, node: nodes.Node, row: Row) -> Any:
+    return _Walk(env, row).eval(node)
+
+
+def _template(env: ImmutableSandboxedEnvironment, parts: list[nodes.Node], row: Row) -> str:
+    walk = _Walk(env, row)
+    return concat(
+        part.data if isinstance(part, nodes.TemplateData) else output(walk.eval(part))
+        for part in parts
+    )
 
 
 def _supported(node: nodes.Node) -> bool:
@@ -167,7 +180,7 @@ class _Walk:
             return call(node.name, target, args, kwargs, context=self.context)
         binary = _BINARY.get(type(node))
         if binary is not None:
-            return binary(self.eval(node.left), self.eval(node.right))  # type: ignore[attr-defined]
+            return binop(binary, self.eval(node.left), self.eval(node.right))  # type: ignore[attr-defined]
         unary = _UNARY.get(type(node))
         if unary is not None:
             return unary(self.eval(node.node))  # type: ignore[attr-defined]
@@ -176,7 +189,7 @@ class _Walk:
         if isinstance(node, nodes.Or):
             return self.eval(node.left) or self.eval(node.right)
         if isinstance(node, nodes.Concat):
-            return "".join(str(self.eval(part)) for part in node.nodes)
+            return concat(self.eval(part) for part in node.nodes)
         if isinstance(node, nodes.CondExpr):
             assert node.expr2 is not None
             return self.eval(node.expr1) if self.eval(node.test) else self.eval(node.expr2)

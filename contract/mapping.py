@@ -19,7 +19,8 @@ import msgspec
 from jinja2 import TemplateError, Undefined
 
 from taskseed.contract import hooks
-from taskseed.contract.jinja_env import environment, option_labels
+from taskseed.contract.jinja_budget import BudgetExceeded
+from taskseed.contract.jinja_env import environment, expression, option_labels
 from taskseed.contract.jinja_eval import evaluator
 from taskseed.contract.plan import PlanFormat, PlanMapping
 from taskseed.contract.records import SeedRecord
@@ -28,12 +29,14 @@ _SINGLE_EXPR = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.DOTALL)
 
 
 class MappingError(Exception):
-    """A row that does not map; `field` names the mapping field that failed."""
+    """A row that does not map; `field` names the mapping field that failed, and
+    `budget` the budget that ran out when that was the cause (`jinja_budget.Kind`)."""
 
-    def __init__(self, field: str, reason: str) -> None:
+    def __init__(self, field: str, reason: str, budget: str | None = None) -> None:
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+        self.budget = budget
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,17 +76,17 @@ def compile_expr(text: str) -> Callable[[dict[str, Any]], Any]:
 @lru_cache(maxsize=4096)
 def _jinja_compiled(body: str, is_template: bool) -> Callable[[dict[str, Any]], Any]:
     """The same callable, compiled by Jinja (also the reference the tests compare with)."""
-    env = environment()
     if is_template:
-        template = env.from_string(body)
+        template = environment().from_string(body)
         return lambda row: template.render(row)
-    compiled = env.compile_expression(body, undefined_to_none=False)
-    return lambda row: compiled(**row)
+    return expression(body)
 
 
 def _evaluate(field: str, text: str, row: dict[str, Any]) -> Any:
     try:
         value = compile_expr(text)(row)
+    except BudgetExceeded as exc:
+        raise MappingError(field, f"{type(exc).__name__}: {exc}", exc.kind) from None
     except TemplateError as exc:
         raise MappingError(field, f"{type(exc).__name__}: {exc}") from None
     except Exception as exc:  # arithmetic or indexing inside the expression

@@ -75,9 +75,11 @@ def test_unreadable_file(tmp_path: Path) -> None:
     diagnostics = Diagnostics()
     assert load_file(tmp_path / "absent.yaml", diagnostics, {}) is None
     assert [d.code for d in diagnostics] == ["TS101"]
-    (tmp_path / "latin.yaml").write_bytes(b"a: \xff\n")
+    (tmp_path / "latin.yaml").write_bytes(b"a: 1\nb: \xc3\xa9 \xff\n")
     assert load_file(tmp_path / "latin.yaml", diagnostics, {}) is None
-    assert [d.code for d in diagnostics] == ["TS101", "TS101"]
+    assert [d.code for d in diagnostics] == ["TS101", "TS106"]
+    span = diagnostics.items[1].span
+    assert span is not None and (span.line, span.col) == (2, 6)  # after "b: é "
 
 
 def test_merge_keys_and_anchors(tmp_path: Path) -> None:
@@ -118,7 +120,7 @@ def test_fast_and_pure_parsers_give_the_same_nodes(monkeypatch: pytest.MonkeyPat
         return [load_file(spec, Diagnostics(), {}) for spec in specs]
 
     fast = load_all()
-    monkeypatch.setattr(load_module, "_FAST", load_module._PURE)
+    monkeypatch.setattr(load_module, "_CParser", None)
     assert load_all() == fast
 
 

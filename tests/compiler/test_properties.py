@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from taskseed.compiler.driver import CompileResult, compile_paths
-from taskseed.compiler.source import SourceFile
+from taskseed.compiler.source import split_lines
 from taskseed.contract.plan import decode, encode
 
 
@@ -64,12 +64,19 @@ def spans_inside_files(result: CompileResult) -> None:
         span = diag.span
         if span is None:
             continue
-        source = result.sources.get(span.file) or SourceFile.read(Path(span.file))
-        lines = source.text.splitlines() or [""]
+        source = result.sources.get(span.file)
+        text = source.text if source is not None else _raw_text(Path(span.file))
+        lines = split_lines(text) or [""]
         assert 1 <= span.line <= len(lines) + 1, (diag, len(lines))
         width = len(lines[span.line - 1]) if span.line <= len(lines) else 0
         assert 1 <= span.col <= width + 1, (diag, width)
         assert (span.end_line, span.end_col) >= (span.line, span.col), diag
+
+
+def _raw_text(path: Path) -> str:
+    """A file the compiler did not keep (one it refused, such as text that is not
+    UTF-8), as the positions in its diagnostics count it."""
+    return path.read_bytes().decode("utf-8", errors="replace")
 
 
 def compile_twice(paths: list[str]) -> CompileResult:
