@@ -617,7 +617,7 @@ class PlanBuilder:
                 kept += 1
                 records.append(outcome)
             elif isinstance(outcome, MappingError):
-                kept += outcome.field != "where"  # a row `where` keeps, that does not map
+                kept += 1  # reported as an error here, not again as a row nothing keeps
                 failures.setdefault(outcome.field, []).append((line, outcome))
         self._kept[(where, fixture_id)] = kept  # for check_fixture_kept
         self._evaluation_seconds += time.thread_time() - started
@@ -935,14 +935,16 @@ def plan_dedup(d: DedupSpec) -> PlanDedup:
 
 
 def _count_kept(rows: Sequence[dict[str, Any]], where: str) -> int:
-    """How many rows `where` keeps; a row it fails on is not kept (TS406 reports it)."""
+    """How many rows `where` keeps; a row it fails on counts as kept, since the failure
+    is reported as an error of its own (TS406, TS506-TS511), not as a subtask without
+    seeds."""
     keep = compile_expr(where)
     kept = 0
     for row in rows:
         try:
             kept += bool(keep(row))
         except Exception:
-            continue
+            kept += 1
     return kept
 
 
