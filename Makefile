@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
 .PHONY: setup run test lint format typecheck golden schemas docs check \
-        bench bench-compile bench-run bench-filters bench-engines clean
+        bench bench-compile bench-run bench-filters bench-engines bench-scale clean
 
 # lm-eval is a test dependency only for its task YAML files (the importer's tests read
 # the real files of this release); its own dependencies (torch, ...) are not needed.
@@ -76,6 +76,12 @@ bench-filters: setup
 # The OpenAI-compatible client beside the official client, and engine utilization.
 bench-engines: setup
 	$(BIN)/python bench/engines_bench.py
+
+# One subtask at 20,000 and 100,000 synthetic seeds through the `taskseed run` command
+# on an instant in-process engine: speed, CPU, peak memory, ledger and staging size per
+# item, and the cost of resuming after a SIGKILL at about 70%. Takes about 15 minutes.
+bench-scale: setup
+	$(BIN)/python -m bench.scale_bench
 
 # The main job's selection through the runtime, then the same requests through
 # llama-cpp-python alone, in one process: the share of raw engine speed kept.

@@ -25,7 +25,7 @@ VOCABULARY = tuple(a + b + c for a in SYLLABLES for b in SYLLABLES for c in ("",
 
 
 def words(rng: random.Random, count: int) -> str:
-    return " ".join(rng.choice(VOCABULARY) for _ in range(count))
+    return " ".join(rng.choices(VOCABULARY, k=count))
 
 
 def marked(options: list[str]) -> str:

@@ -50,10 +50,10 @@ title: Scale benchmark
 domain: knowledge
 source: {citation: "taskseed benchmark", license: CC0-1.0}
 seeds:
-  files: [../../seeds.jsonl]
+  files: [seeds.jsonl]
   split: train
 decontaminate:
-  files: [../../heldout.jsonl]
+  files: [heldout.jsonl]
 mapping:
   id: id
   question: question
@@ -94,8 +94,8 @@ def write_inputs(root: Path, n: int) -> Path:
         shutil.copy(REPO / "taskspecs" / name, catalog / name)
     shutil.copytree(REPO / "taskspecs/_templates", catalog / "_templates")
     (catalog / "scale/scale.yaml").write_text(SPEC)
-    (root / "seeds.jsonl").write_text("\n".join(rows(n, "s")) + "\n")
-    (root / "heldout.jsonl").write_text("\n".join(rows(HELD_OUT, "h")) + "\n")
+    (catalog / "scale/seeds.jsonl").write_text("\n".join(rows(n, "s")) + "\n")
+    (catalog / "scale/heldout.jsonl").write_text("\n".join(rows(HELD_OUT, "h")) + "\n")
     plan = root / "plan.json"
     args = ["compile", str(catalog), "-o", str(plan), "--root", str(root)]
     compiled = subprocess.run(
@@ -135,7 +135,10 @@ def ledger_rows(out: Path) -> int:
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
         try:
-            return int(conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0])
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+            # `answers` since the ledger keeps only what resume needs; `requests` before
+            table = "answers" if "answers" in tables else "requests"
+            return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
         finally:
             conn.close()
     except sqlite3.Error:

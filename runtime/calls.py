@@ -1,6 +1,6 @@
 """Engine calls as the stages make them: bounded, timed out, retried, ledgered.
 
-Requests in flight are bounded by one semaphore shared by every unit of the run; each
+Requests in flight are bounded by one set of slots shared by every unit of the run; each
 call times out after the run's `timeout_s` and is retried with exponential backoff. A
 request that still fails is returned as the reason, which the stage turns into a
 reject: a failing engine never aborts a run. Every answer goes through the ledger
@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 from taskseed.runtime.engines.base import ChatRequest, Completion, EngineError
 from taskseed.runtime.ledger import LedgeredEngine
+from taskseed.runtime.slots import Slots
 
 
 @dataclass
 class EngineCalls:
     engine: LedgeredEngine
-    semaphore: asyncio.Semaphore
+    slots: Slots  # requests in flight, shared by every unit of the run
     timeout_s: float
     retries: int
     backoff_s: float
@@ -33,7 +34,7 @@ class EngineCalls:
         last = ""
         for attempt in range(self.retries + 1):
             try:
-                async with self.semaphore:
+                async with self.slots:
                     completion, replayed = await asyncio.wait_for(
                         self.engine.generate(request), self.timeout_s
                     )

@@ -28,6 +28,7 @@ from taskseed.runtime.output_dir import OutputFolder
 from taskseed.runtime.progress import StageProgress
 from taskseed.runtime.results import UnitSummary
 from taskseed.runtime.seeds import matching_files
+from taskseed.runtime.slots import Slots
 from taskseed.runtime.staging import Staging, run_key
 from taskseed.runtime.unit import run_unit
 from taskseed.runtime.writer import Format
@@ -154,7 +155,7 @@ async def run_units(
     ledgered = LedgeredEngine(engine, ledger)
     calls = EngineCalls(
         ledgered,
-        asyncio.Semaphore(max(concurrency, 1)),
+        Slots(concurrency),
         options.timeout_s,
         options.retries,
         options.backoff_s,

@@ -304,7 +304,7 @@ def _csv(path: str, name: str, fields: Collection[str], left: list[int]) -> Iter
             header = next(reader, None)
         except csv.Error as exc:
             raise _Unreadable(f"the header: {exc}") from None
-        if header is None:
+        if not header or not any(name.strip() for name in header):
             raise _Unreadable("no header line")
         if any(_bad_text(h) for h in header):
             raise _Unreadable("the header is not valid UTF-8")

@@ -64,8 +64,8 @@ class _Spool:
         if self.spilled:
             with self.path.open("rb") as handle:
                 for raw in handle:
-                    item_id, line = raw.rstrip(b"\n").split(b"\t", 1)
-                    yield ("dedup", item_id.decode()), line
+                    name, line = raw.rstrip(b"\n").split(b"\t", 1)
+                    yield ("dedup", name.decode()), line
         for item_id, line in self.buffer:
             yield ("dedup", item_id), line
 

@@ -15,9 +15,9 @@ from rich.console import Console
 from taskseed.contract.plan import Plan
 from taskseed.runtime.engines.base import ChatRequest, EngineError
 from taskseed.runtime.engines.scripted import ScriptedEngine
+from taskseed.runtime.options import RunOptions
 from taskseed.runtime.progress import StageProgress
 from taskseed.runtime.run import RunConfig, run_plan
-from taskseed.runtime.unit import RunOptions
 from tests.runtime import scripted
 from tests.runtime.catalog import compile_catalog
 from tests.runtime.funnel import check_funnel, read_jsonl
