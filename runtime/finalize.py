@@ -19,7 +19,7 @@ from typing import Any
 from taskseed.contract.plan import Plan, Unit
 from taskseed.runtime.atomic import write_atomic
 from taskseed.runtime.options import DEDUP_MEMORY_MB
-from taskseed.runtime.results import UnitSummary
+from taskseed.runtime.results import STAGES, UnitSummary
 from taskseed.runtime.stages.dedup import deduplicate
 from taskseed.runtime.stages.write import write_dataset
 from taskseed.runtime.staging import WORK_DIR, Staging
@@ -80,6 +80,8 @@ def finalize(
     for counts in unit_counts.values():
         for name, value in counts.items():
             totals[name] = totals.get(name, 0) + value
+    order = {name: index for index, name in enumerate((*STAGES[:-1], "deduplicated"))}
+    totals = {k: totals[k] for k in sorted(totals, key=lambda k: (order.get(k, len(order)), k))}
     manifest = {
         "taskseed": plan.generator,
         "plan": {"fingerprint": plan.fingerprint, "version": plan.version},

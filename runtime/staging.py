@@ -32,7 +32,8 @@ from taskseed.contract.records import OutputRecord, Verification
 from taskseed.runtime.results import Reject
 
 WORK_DIR = ".work"
-READ_BATCH = 1_024  # rows per row group, and per read when slices are merged
+ROW_GROUP = 512  # rows per Parquet row group: the unit a slice is read back in
+MERGE_ROWS = 32_768  # rows held at once over all slices when they are merged
 RECORD_SCHEMA: dict[str, Any] = {
     "id": pl.String,
     "task": pl.String,
@@ -124,7 +125,7 @@ class Staging:
         tmp = final.with_name(f".tmp-{final.name}-{os.getpid()}")
         _remove(tmp)
         tmp.mkdir(parents=True)
-        records_frame(records).write_parquet(tmp / "records.parquet", row_group_size=READ_BATCH)
+        records_frame(records).write_parquet(tmp / "records.parquet", row_group_size=ROW_GROUP)
         ordered = sorted(rejects, key=lambda r: (r.stage, r.id))
         pl.DataFrame(
             {
@@ -133,7 +134,7 @@ class Staging:
                 "line": [msgspec.json.encode(r) for r in ordered],
             },
             schema=REJECT_SCHEMA,
-        ).write_parquet(tmp / "rejects.parquet", row_group_size=READ_BATCH)
+        ).write_parquet(tmp / "rejects.parquet", row_group_size=ROW_GROUP)
         pl.DataFrame(
             {"id": [s[0] for s in seeds], "text": [s[1] for s in seeds]}, schema=SEED_SCHEMA
         ).write_parquet(tmp / "seeds.parquet")
@@ -195,30 +196,36 @@ def record_from_row(row: dict[str, Any]) -> OutputRecord:
     return OutputRecord(**row)
 
 
-def iter_frames(path: Path, columns: Sequence[str] | None = None) -> Iterator[pl.DataFrame]:
-    """A staged file in batches of `READ_BATCH` rows."""
+def merge_batch(slices: int) -> int:
+    """Rows to read at a time from each of `slices` slices merged together, so that the
+    merge holds about `MERGE_ROWS` rows however many slices there are."""
+    return max(16, min(ROW_GROUP, MERGE_ROWS // max(slices, 1)))
+
+
+def iter_frames(path: Path, batch_rows: int = ROW_GROUP) -> Iterator[pl.DataFrame]:
+    """A staged file in batches of `batch_rows` rows."""
     frame = pl.scan_parquet(path)
-    if columns is not None:
-        frame = frame.select(columns)
     offset = 0
     while True:
-        batch = frame.slice(offset, READ_BATCH).collect()
+        batch = frame.slice(offset, batch_rows).collect()
         if batch.height == 0:
             return
         yield batch
         offset += batch.height
 
 
-def iter_records(folder: Path) -> Iterator[tuple[str, OutputRecord]]:
+def iter_records(folder: Path, batch_rows: int = ROW_GROUP) -> Iterator[tuple[str, OutputRecord]]:
     """A slice's records in ID order, with their IDs."""
-    for batch in iter_frames(folder / "records.parquet"):
+    for batch in iter_frames(folder / "records.parquet", batch_rows):
         for row in batch.iter_rows(named=True):
             yield row["id"], record_from_row(row)
 
 
-def iter_rejects(folder: Path) -> Iterator[tuple[tuple[str, str], bytes]]:
+def iter_rejects(
+    folder: Path, batch_rows: int = ROW_GROUP
+) -> Iterator[tuple[tuple[str, str], bytes]]:
     """A slice's rejects in (stage, ID) order: the key and the reject's JSON line."""
-    for batch in iter_frames(folder / "rejects.parquet"):
+    for batch in iter_frames(folder / "rejects.parquet", batch_rows):
         for stage, item_id, line in batch.iter_rows():
             yield (stage, item_id), line
 

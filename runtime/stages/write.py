@@ -1,8 +1,9 @@
 """Stage 8, write: the dataset and the rejects, shard by shard, from the staged slices.
 
 Every slice's records are sorted by ID, so the dataset (all units' kept records in ID
-order, one folder per family) is a merge of the slices read a batch at a time; only a
-batch per slice and one shard are held. The records dedup drops become rejects as
+order, one folder per family) is a merge of the slices, read a batch at a time (batches
+sized so that all of them together hold about `staging.MERGE_ROWS` rows); only those
+batches and one shard are held. The records dedup drops become rejects as
 they pass. The rejects follow, unit by unit, merged from the slices by stage and ID,
 with the unit's dedup rejects among them. Each shard is written atomically
 (`writer.py`).
@@ -22,7 +23,7 @@ import msgspec
 
 from taskseed.runtime.results import Reject
 from taskseed.runtime.stages.dedup import Match
-from taskseed.runtime.staging import iter_records, iter_rejects
+from taskseed.runtime.staging import iter_records, iter_rejects, merge_batch
 from taskseed.runtime.writer import Format, ShardWriter
 
 FAMILIES = ("multiple_choice", "generative")
@@ -83,7 +84,9 @@ def write_dataset(
     writers = {f: ShardWriter(out / "data" / f, fmt, shard_size, out) for f in FAMILIES}
     spools: dict[str, _Spool] = {}
     result = Written(files=[], reject_files=[])
-    cursors = [iter_records(path) for unit in sorted(slices) for path in slices[unit]]
+    paths = [path for unit in sorted(slices) for path in slices[unit]]
+    batch = merge_batch(len(paths))
+    cursors = [iter_records(path, batch) for path in paths]
     for item_id, record in heapq.merge(*cursors, key=itemgetter(0)):
         unit = f"{record.task}/{record.subtask}"
         match = dropped.get(item_id)
@@ -111,8 +114,9 @@ def write_dataset(
 
     rejects = ShardWriter(out / "rejects", "jsonl", shard_size, out)
     for unit in sorted(set(slices) | set(spools)):
+        mine = slices.get(unit, [])
         streams: list[Iterator[tuple[tuple[str, str], bytes]]] = [
-            iter_rejects(path) for path in slices.get(unit, [])
+            iter_rejects(path, merge_batch(len(mine))) for path in mine
         ]
         if unit in spools:
             streams.append(iter(spools[unit]))
