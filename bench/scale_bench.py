@@ -14,7 +14,10 @@ at once (`bench/instant.py`), so what is measured is the runtime itself. Printed
 - resume: a second run is killed with SIGKILL once about 70% of the clean run's
   requests are in its ledger, then started again; printed is the resumed run's CPU as
   a share of the clean run's, and whether its output is byte-identical to the clean
-  run's.
+  run's;
+- then, in this process, the ledger's lookup time (hits and misses through
+  `Ledger.get`) in a ledger of 20,000 rows and in one of `--ledger-rows` (default
+  2,000,000) rows of the same shape, to show that reading it on resume stays fast.
 
 The CLI runs in a subprocess, so the same script measures any checkout: put another
 tree's packages first on PYTHONPATH to measure it. Not a timed test; figures are of
@@ -218,6 +221,39 @@ def measure(n: int, extra: list[str], tmp: Path) -> dict[str, float | str]:
     }
 
 
+def ledger_lookups(rows: int, folder: Path) -> tuple[float, float]:
+    """Microseconds per `Ledger.get`, for keys present and absent, in a ledger of `rows`
+    answers shaped like the benchmark's (filled in one transaction)."""
+    from taskseed.runtime.engines.base import Choice, Completion
+    from taskseed.runtime.ledger import Ledger, ledger_key, pack
+
+    path = folder / f"ledger-{rows}.sqlite"
+    ledger = Ledger(path)
+    rng = random.Random(rows)
+    text = json.dumps({"question": "x" * 120, "choices": ["a b", "c d", "e f", "g h"]})
+    answer = pack(Completion(choices=(Choice(text=text),) * 2, model="instant"))
+    keys = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(rows)]
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.executemany(
+            "INSERT INTO answers VALUES (?, ?, 100, 200, 0.01, 0)",
+            ((ledger_key(k), answer) for k in keys),
+        )
+    conn.close()
+    probes = 20_000
+    hits = [keys[rng.randrange(rows)] for _ in range(probes)]
+    misses = [hashlib.sha256(f"absent {i}".encode()).hexdigest() for i in range(probes)]
+    timings = []
+    for sample in (hits, misses):
+        start = time.perf_counter()
+        for key in sample:
+            ledger.get(key)
+        timings.append((time.perf_counter() - start) / probes * 1e6)
+    ledger.close()
+    path.unlink()
+    return timings[0], timings[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -225,6 +261,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--run-args", default="", help="extra `taskseed run` options, space-separated"
+    )
+    parser.add_argument(
+        "--ledger-rows", type=int, default=2_000_000, help="rows of the large ledger (0: skip)"
     )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -237,6 +276,11 @@ def main() -> None:
         plan = write_inputs(warm, 300)
         run(command(plan, warm, warm / "out", extra))
         results = [measure(n, extra, tmp) for n in sizes]
+        lookups = (
+            [(n, ledger_lookups(n, tmp)) for n in (20_000, args.ledger_rows)]
+            if args.ledger_rows
+            else []
+        )
     print("bench-scale: one subtask, local JSONL seeds, instant in-process engine, CLI run")
     print(
         f"{'seeds':>8} | {'seeds/s':>8} | {'CPU ms/seed':>11} | {'CPU ms/req':>10} | "
@@ -263,6 +307,8 @@ def main() -> None:
             f"peak RSS from N={low['n']} to N={high['n']}: {growth:+.0%} "
             "(target: within 25%, under 1,000 MB)"
         )
+    for rows, (hit, miss) in lookups:
+        print(f"ledger lookups at {rows:,} rows: {hit:.1f} us a hit, {miss:.1f} us a miss")
 
 
 if __name__ == "__main__":
