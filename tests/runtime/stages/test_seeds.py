@@ -202,3 +202,18 @@ def test_the_command_line_names_the_bad_file_and_exits_1(tmp_path: Path) -> None
     assert proc.returncode == 1, proc.stderr
     assert "cannot read seed file taskspecs/knowledge/data/quiz.parquet" in proc.stderr
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+
+
+def test_held_out_files_outside_the_root_are_refused(tmp_path: Path) -> None:
+    from taskseed.runtime.decontaminate import build
+
+    root = tmp_path / "root"
+    root.mkdir()
+    (tmp_path / "eval.jsonl").write_text(json.dumps(quiz_rows(1)[0]) + "\n")
+    (root / "eval.jsonl").symlink_to(tmp_path / "eval.jsonl")
+    unit = compile_catalog(root).units[0]
+    for pattern in ("../eval.jsonl", "eval.jsonl"):
+        config = msgspec.structs.replace(unit.decontaminate, enabled=True, files=[pattern])
+        refused = msgspec.structs.replace(unit, decontaminate=config)
+        with pytest.raises(SeedError, match="held-out file"):
+            build(refused, use_fixtures=True, root=root)
