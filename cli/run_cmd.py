@@ -162,7 +162,7 @@ def register(sub: Any) -> None:
     out.add_argument(
         "--ledger-requests",
         action="store_true",
-        help="keep every request body in the ledger too (for audits; about 4x the size)",
+        help="keep every request body in the ledger too (for audits; a larger ledger)",
     )
 
     memory = p.add_argument_group("memory (see docs/scaling.md)")
