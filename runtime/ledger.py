@@ -55,7 +55,7 @@ def ledger_key(hex_key: str) -> bytes:
 
 
 def pack(value: Any) -> bytes:
-    return zlib.compress(_encoder.encode(value), 6)
+    return zlib.compress(_encoder.encode(value), 1)
 
 
 def unpack_completion(data: bytes) -> Completion:

@@ -17,7 +17,7 @@ SLICE_SIZE = 2_000
 SLICES_IN_FLIGHT = 2
 # Finalize keeps the dedup scope's band hashes in memory up to this size and spills
 # them to files under `.work/` above it.
-DEDUP_MEMORY_MB = 128
+DEDUP_MEMORY_MB = 32
 
 
 @dataclass(frozen=True)

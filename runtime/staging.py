@@ -32,8 +32,8 @@ from taskseed.contract.records import OutputRecord, Verification
 from taskseed.runtime.results import Reject
 
 WORK_DIR = ".work"
-ROW_GROUP = 512  # rows per Parquet row group: the unit a slice is read back in
-MERGE_ROWS = 32_768  # rows held at once over all slices when they are merged
+ROW_GROUP = 256  # rows per Parquet row group: the unit a slice is read back in
+MERGE_ROWS = 8_192  # rows held at once over all slices when they are merged
 RECORD_SCHEMA: dict[str, Any] = {
     "id": pl.String,
     "task": pl.String,

@@ -43,6 +43,7 @@ from taskseed.runtime.staging import read_columns, read_seeds
 Match = tuple[str, float]  # the key it duplicates ("seed:<unit>:<id>" or a record ID), similarity
 Keys = npt.NDArray[np.uint64]
 Rows = npt.NDArray[np.int64]
+StagedRows = npt.NDArray[np.int32]  # rows of one staged slice
 
 
 def scope_key(unit: Unit) -> str:
@@ -62,7 +63,7 @@ class _Stream:
     bands: int
     folder: Path | None  # None: in memory
     parts: list[list[Keys]] = field(default_factory=list)
-    chunks: list[tuple[int, Rows]] = field(default_factory=list)
+    chunks: list[tuple[int, StagedRows]] = field(default_factory=list)
     count: int = 0
 
     def __post_init__(self) -> None:
@@ -70,7 +71,7 @@ class _Stream:
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
 
-    def append(self, keys: Keys, slice_no: int, rows: Rows) -> None:
+    def append(self, keys: Keys, slice_no: int, rows: StagedRows) -> None:
         if not len(rows):
             return
         for band in range(self.bands):
@@ -154,7 +155,7 @@ def _group_duplicates(
         if settings.against_seeds:
             texts = read_seeds(path)["text"].to_list()
             keys = band_keys(sketcher.sketch_many([t or "" for t in texts]), bands, rows)
-            seeds.append(keys, slice_no, np.arange(len(texts), dtype=np.int64))
+            seeds.append(keys, slice_no, np.arange(len(texts), dtype=np.int32))
         frame = read_columns(path, ["kind", *fields])
         if not frame.height:
             continue
@@ -165,7 +166,7 @@ def _group_duplicates(
             where = np.flatnonzero(kind_column == kind)
             if kind not in kinds:
                 kinds[kind] = stream(f"kind-{kind}")
-            kinds[kind].append(keys[:, where], slice_no, where.astype(np.int64))
+            kinds[kind].append(keys[:, where], slice_no, where.astype(np.int32))
 
     dropped: dict[str, Match] = {}
     for kind in sorted(kinds):
