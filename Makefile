@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 
 .PHONY: setup browser run report-png test lint format typecheck golden schemas docs check \
-        bench bench-compile bench-run bench-filters bench-engines clean \
+        bench bench-compile bench-run bench-filters bench-engines bench-scale clean \
         bench-quality bench-langid test-numpy1 gpu-check
 
 # lm-eval is a test dependency only for its task YAML files (the importer's tests read
@@ -139,6 +139,11 @@ bench-quality: setup
 bench-langid: setup
 	$(PIP) install -q -e '.[dev,langid-bench]'
 	$(BIN)/python bench/langid_bench.py
+# One subtask at 20,000 and 100,000 synthetic seeds through the `taskseed run` command
+# on an instant in-process engine: speed, CPU, peak memory, ledger and staging size per
+# item, and the cost of resuming after a SIGKILL at about 70%. Takes about 15 minutes.
+bench-scale: setup
+	$(BIN)/python -m bench.scale_bench
 
 # The main job's selection through the runtime, then the same requests through
 # llama-cpp-python alone, in one process: the share of raw engine speed kept.

@@ -33,9 +33,9 @@ from rich.console import Console
 from taskseed.compiler.driver import compile_paths
 from taskseed.runtime.engines.base import ChatRequest, Message, Sampling
 from taskseed.runtime.engines.openai_compat import OpenAICompatEngine
+from taskseed.runtime.options import RunOptions
 from taskseed.runtime.progress import StageProgress
 from taskseed.runtime.run import RunConfig, run_plan
-from taskseed.runtime.unit import RunOptions
 
 SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
 LEVELS = (64, 256, 1024)

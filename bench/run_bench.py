@@ -3,7 +3,8 @@
 1. Runs the main job's selection through the whole runtime (fresh ledger) and measures
    seeds per minute and generated tokens per second over the wall time.
 2. In the same process, sends exactly the same requests (read back from that run's
-   ledger: same prompts, sampling, seeds and JSON-schema grammars) straight through
+   ledger, which keeps request bodies for this run: same prompts, sampling, seeds and
+   JSON-schema grammars) straight through
    llama-cpp-python, one after another, and measures its tokens per second.
 The ratio is the share of raw engine speed the runtime keeps (target: at least 90%).
 """
@@ -13,21 +14,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sqlite3
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import msgspec
 from rich.console import Console
 
 from taskseed.compiler.driver import compile_paths
-from taskseed.runtime.engines.base import ChatRequest
 from taskseed.runtime.engines.llama_cpp import LlamaCppEngine, default_model_path
+from taskseed.runtime.ledger import Ledger
+from taskseed.runtime.options import RunOptions
 from taskseed.runtime.progress import StageProgress
 from taskseed.runtime.run import RunConfig, run_plan, select_units
-from taskseed.runtime.unit import RunOptions
 
 
 def runtime_pass(out: Path, tasks: list[str], limit: int) -> tuple[dict[str, object], float]:
@@ -36,7 +35,10 @@ def runtime_pass(out: Path, tasks: list[str], limit: int) -> tuple[dict[str, obj
     plan = result.plan
     units = select_units(plan, tasks)
     engine = LlamaCppEngine()
-    config = RunConfig(out=out, options=RunOptions(use_fixtures=True, limit_seeds=limit))
+    # The ledger keeps the request bodies for this run (the audit flag): the raw pass
+    # sends exactly those requests again.
+    options = RunOptions(use_fixtures=True, limit_seeds=limit, ledger_requests=True)
+    config = RunConfig(out=out, options=options)
     progress = StageProgress(Console(quiet=True), enabled=False, units=len(units))
 
     async def main() -> dict[str, object]:
@@ -55,9 +57,9 @@ def raw_pass(ledger: Path) -> tuple[int, int, float]:
     from llama_cpp import Llama
     from llama_cpp.llama_grammar import LlamaGrammar
 
-    with sqlite3.connect(ledger) as conn:
-        rows = conn.execute("SELECT request FROM requests ORDER BY created").fetchall()
-    requests = [msgspec.json.decode(row[0], type=ChatRequest) for row in rows]
+    recorded = Ledger(ledger)
+    requests = list(recorded.requests())
+    recorded.close()
     # The same settings as the embedded engine (LlamaCppEngine): context, batch, threads.
     engine = LlamaCppEngine()
     llm = Llama(

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from taskseed.cli.errors import EXIT_OK, UserError
+from taskseed.runtime.options import DEDUP_MEMORY_MB, SLICE_SIZE
 
 TRTLLM_OPTIONS = (
     "tokenizer",
@@ -31,7 +32,17 @@ def register(sub: Any) -> None:
         metavar="PLAN_OR_SPECS",
         help="a plan.json, or spec files and folders to compile first",
     )
-    p.add_argument("-o", "--out", default="out", help="output folder (default: out)")
+    p.add_argument(
+        "-o",
+        "--out",
+        default="out",
+        help="output folder (default: out); must be empty, new, or written by taskseed before",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into an output folder that taskseed did not create",
+    )
 
     engine = p.add_argument_group("engine")
     engine.add_argument(
@@ -159,6 +170,27 @@ def register(sub: Any) -> None:
     )
     out.add_argument("--retries", type=int, default=3)
     out.add_argument("--no-progress", action="store_true", help="no progress bars")
+    out.add_argument(
+        "--ledger-requests",
+        action="store_true",
+        help="keep every request body in the ledger too (for audits; a larger ledger)",
+    )
+
+    memory = p.add_argument_group("memory (see docs/scaling.md)")
+    memory.add_argument(
+        "--slice-size",
+        type=int,
+        metavar="N",
+        help=f"seeds per slice, the unit of commit and resume (default {SLICE_SIZE:,}); "
+        "larger slices hold more in memory and commit less often",
+    )
+    memory.add_argument(
+        "--dedup-memory",
+        type=int,
+        metavar="MB",
+        help=f"dedup keeps a scope's band hashes in memory up to this size and spills them "
+        f"to files above it (default {DEDUP_MEMORY_MB})",
+    )
     p.set_defaults(handler=run_command)
 
 
@@ -208,11 +240,20 @@ def run_command(args: argparse.Namespace) -> int:
     from taskseed.runtime.engines.base import EngineError
     from taskseed.runtime.engines.llama_cpp import ModelNotFound
     from taskseed.runtime.errors import SeedError
+    from taskseed.runtime.options import RunOptions
+    from taskseed.runtime.output_dir import OutputFolderError
     from taskseed.runtime.progress import StageProgress, funnel_table
     from taskseed.runtime.run import RunConfig, SelectionError, run_plan, select_units
-    from taskseed.runtime.unit import RunOptions
 
-    positive = ("limit_seeds", "shard_size", "concurrency", "max_tokens", "max_concurrency")
+    positive = (
+        "limit_seeds",
+        "shard_size",
+        "concurrency",
+        "max_tokens",
+        "max_concurrency",
+        "slice_size",
+        "dedup_memory",
+    )
     for name in (*positive, "tensor_parallel_size", "max_num_tokens", "max_seq_len"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -234,6 +275,8 @@ def run_command(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         retries=args.retries,
         max_tokens=args.max_tokens,
+        slice_size=args.slice_size or SLICE_SIZE,
+        ledger_requests=args.ledger_requests,
     )
     console = Console(stderr=True)
     show = not args.no_progress and console.is_terminal
@@ -253,6 +296,8 @@ def run_command(args: argparse.Namespace) -> int:
             fmt=args.format,
             shard_size=args.shard_size,
             concurrency=args.concurrency or max(engine.max_concurrency * 2, 2),
+            dedup_memory_mb=args.dedup_memory or DEDUP_MEMORY_MB,
+            force=args.force,
         )
         console.print(
             f"taskseed run: {len(units)} units, engine {engine.name} ({engine.model}), "
@@ -269,7 +314,7 @@ def run_command(args: argparse.Namespace) -> int:
 
         try:
             manifest = asyncio.run(main())
-        except (SeedError, EngineError) as exc:
+        except (SeedError, EngineError, OutputFolderError) as exc:
             raise UserError(str(exc)) from None
     out_console = Console() if sys.stdout.isatty() else Console(width=160)
     out_console.print(funnel_table(manifest["units"]))
@@ -323,6 +368,8 @@ def run_ray(
         fmt=args.format,
         shard_size=args.shard_size,
         concurrency=args.concurrency or 1024,
+        dedup_memory_mb=args.dedup_memory or DEDUP_MEMORY_MB,
+        force=args.force,
     )
     settings = RaySettings(
         address=args.address,
@@ -336,10 +383,13 @@ def run_ray(
         f"engine {args.engine} per shard -> {config.out}/",
         soft_wrap=True,
     )
+    from taskseed.runtime.errors import SeedError
+    from taskseed.runtime.output_dir import OutputFolderError
+
     try:
         with StageProgress(console, enabled=show, units=len(units)) as progress:
             return run_on_ray(plan, units, args.engine, engine_opts, config, settings, progress)
-    except RayUnavailable as exc:
+    except (RayUnavailable, OutputFolderError, SeedError) as exc:
         raise UserError(str(exc)) from None
     except Exception as exc:  # a shard failed on its worker: Ray wraps the cause
         cause = getattr(exc, "cause", None) or exc

@@ -23,7 +23,10 @@ def _create_temp(path: Path) -> tuple[int, Path]:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+    """Write to a temporary file in the same folder, fsync, then rename over `path`.
+
+    The file is created with mode 0666 less the umask, as `open` would create it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = _create_temp(path)
     try:

@@ -4,9 +4,10 @@ The selected units are dealt round-robin (in unit-ID order) to shards. Each shar
 Ray task with one engine of its own (one per GPU worker, or one per endpoint for
 servers) and its own ledger, `out/shards/shard-NNNN/ledger.sqlite`; every ledger reads
 the others too, so a run resumed with another number of shards, or locally, still
-replays what was paid for. Each unit's result is staged in the shared output folder as
-it completes. When every shard is done, finalize (cross-shard dedup and writing) runs
-as a Ray task of its own and writes the one output folder and manifest.
+replays what was paid for. Each unit's slices are committed to the shared output
+folder as they complete; shards send back only each unit's summary. When every shard
+is done, finalize (cross-shard dedup and writing) runs as a Ray task of its own, reads
+the committed slices and writes the one output folder and manifest.
 
 The output folder must be visible to every node (a shared file system), as with any
 multi-node pipeline that writes files. Ray is the optional extra `[ray]`.
@@ -23,11 +24,11 @@ from typing import Any
 import msgspec
 
 from taskseed.contract.plan import Plan, Unit, decode, encode
-from taskseed.runtime.atomic import write_atomic
-from taskseed.runtime.finalize import finalize
+from taskseed.runtime.finalize import finalize, stage_plan
 from taskseed.runtime.ledger import LedgerStats
+from taskseed.runtime.output_dir import OutputFolder
 from taskseed.runtime.progress import StageProgress
-from taskseed.runtime.results import UnitOutput
+from taskseed.runtime.results import UnitSummary
 from taskseed.runtime.run import LEDGER, RunConfig, UnitsResult, run_info, run_units
 
 
@@ -59,7 +60,7 @@ def _shard_main(
     config: RunConfig,
     shard: int,
 ) -> bytes:
-    """One shard, inside a Ray worker: its units through the stages, staged on disk."""
+    """One shard, inside a Ray worker: its units through the stages, committed on disk."""
     from taskseed.runtime.engines import make_engine
 
     plan = decode(plan_bytes)
@@ -85,7 +86,7 @@ def _shard_main(
     result = asyncio.run(main())
     return msgspec.msgpack.encode(
         {
-            "outputs": result.outputs,
+            "summaries": result.summaries,
             "stats": msgspec.structs.asdict(_Stats(**vars(result.stats))),
             "ledger": result.ledger_totals,
             "resumed": result.resumed,
@@ -104,7 +105,7 @@ class _Stats(msgspec.Struct):
 
 
 class _ShardResult(msgspec.Struct):
-    outputs: list[UnitOutput]
+    summaries: list[UnitSummary]
     stats: _Stats
     ledger: dict[str, Any]
     resumed: int
@@ -115,16 +116,22 @@ class _ShardResult(msgspec.Struct):
 def _finalize_main(
     plan_bytes: bytes,
     unit_ids: list[str],
-    outputs: bytes,
+    summaries: bytes,
     config: RunConfig,
     info: dict[str, Any],
 ) -> dict[str, Any]:
-    """Cross-shard dedup and writing, as a Ray task."""
+    """Cross-shard dedup and writing, as a Ray task: it reads the committed slices."""
     plan = decode(plan_bytes)
     units = [plan.unit(unit_id) for unit_id in unit_ids]
-    staged = msgspec.msgpack.decode(outputs, type=list[UnitOutput])
     return finalize(
-        plan, units, staged, config.out, fmt=config.fmt, shard_size=config.shard_size, run_info=info
+        plan,
+        units,
+        msgspec.msgpack.decode(summaries, type=list[UnitSummary]),
+        config.out,
+        fmt=config.fmt,
+        shard_size=config.shard_size,
+        run_info=info,
+        dedup_memory_mb=config.dedup_memory_mb,
     )
 
 
@@ -164,14 +171,27 @@ def run_on_ray(
         import ray
     except ModuleNotFoundError:
         raise RayUnavailable("the ray executor needs Ray: pip install 'taskseed[ray]'") from None
-    _connect(ray, settings)
     out = config.out.resolve()
     config = replace(
         config, out=out, options=replace(config.options, root=config.options.root.resolve())
     )
-    out.mkdir(parents=True, exist_ok=True)
+    with OutputFolder(out, force=config.force):
+        _connect(ray, settings)
+        return _run(ray, plan, units, engine_name, engine_options, config, settings, progress)
+
+
+def _run(
+    ray: Any,
+    plan: Plan,
+    units: Sequence[Unit],
+    engine_name: str,
+    engine_options: dict[str, Any],
+    config: RunConfig,
+    settings: RaySettings,
+    progress: StageProgress,
+) -> dict[str, Any]:
     plan_bytes = encode(plan)
-    write_atomic(out / "plan.json", plan_bytes)
+    stage_plan(config.out, plan_bytes)
     endpoints = _endpoints(engine_options)
     shards = shard_plan([u.id for u in units], _default_shards(ray, settings, len(endpoints)))
     shard_task = ray.remote(_shard_main).options(
@@ -192,10 +212,10 @@ def run_on_ray(
             unit_ids = pending.pop(ref)
             results.append(msgspec.msgpack.decode(ray.get(ref), type=_ShardResult))
             progress.advance("units", len(unit_ids))
-    outputs = sorted((o for r in results for o in r.outputs), key=lambda o: o.unit)
+    summaries = sorted((s for r in results for s in r.summaries), key=lambda s: s.unit)
     as_units = [
         UnitsResult(
-            outputs=r.outputs,
+            summaries=r.summaries,
             stats=LedgerStats(**msgspec.structs.asdict(r.stats)),
             ledger_totals=r.ledger,
             resumed=r.resumed,
@@ -213,7 +233,7 @@ def run_on_ray(
     )
     finalize_task = ray.remote(_finalize_main).options(num_cpus=1)
     finalized = finalize_task.remote(
-        plan_bytes, [u.id for u in units], msgspec.msgpack.encode(outputs), config, info
+        plan_bytes, [u.id for u in units], msgspec.msgpack.encode(summaries), config, info
     )
     manifest: dict[str, Any] = ray.get(finalized)
     return manifest

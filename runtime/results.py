@@ -1,4 +1,4 @@
-"""What the stages produce: kept records, rejects with their reasons, and counts.
+"""What the stages produce: rejects with their reasons, and the counts of a unit.
 
 Every row or item that is dropped becomes a `Reject` naming its stage and reason, so
 that the funnel adds up: nothing is silently lost.
@@ -11,10 +11,8 @@ from typing import Any
 
 import msgspec
 
-from taskseed.contract.records import OutputRecord
-
 STAGES = (
-    "seeds",  # native rows read
+    "seeds",  # native rows read (after `seeds.where`), readable or not
     "normalized",  # rows that mapped to seed records
     "generated",  # samples the engine returned for similar questions
     "parsed",  # samples that parsed into items of the right shape
@@ -29,28 +27,28 @@ STAGES = (
 class Reject(msgspec.Struct, kw_only=True, omit_defaults=True):
     id: str
     unit: str
-    stage: str  # normalize, generate, parse, filter, decontaminate, verify, enrich, dedup
+    stage: str  # seeds, normalize, generate, parse, filter, decontaminate, verify, enrich, dedup
     reason: str
     kind: str | None = None
     seed_id: str | None = None
+    source: str | None = None  # a seed row's file and line (seeds and normalize rejects)
     item: dict[str, Any] | None = None
 
 
-class UnitOutput(msgspec.Struct, kw_only=True):
-    """One unit's staged result: written when the unit completes, read by finalize."""
+class UnitSummary(msgspec.Struct, kw_only=True):
+    """What a unit's committed slices add up to: the manifest's entry for the unit."""
 
     unit: str
     run_key: str
-    records: list[OutputRecord]
-    rejects: list[Reject]
-    seed_texts: dict[str, str]  # seed id -> text, for dedup against seeds
+    slices: int
     counts: dict[str, int]
-    decontamination: dict[str, Any] = msgspec.field(default_factory=dict)  # for the manifest
+    decontamination: dict[str, Any] = msgspec.field(default_factory=dict)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     requests_sent: int = 0
     requests_replayed: int = 0
     seconds: float = 0.0
+    resumed_slices: int = 0  # slices that were already committed when this run started
 
 
 def record_id(*parts: str) -> str:

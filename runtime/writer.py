@@ -1,4 +1,4 @@
-"""Stage 8, write: sharded JSONL or Parquet, each shard written atomically."""
+"""Sharded JSONL or Parquet files, written one shard at a time, each atomically."""
 
 from __future__ import annotations
 
@@ -15,15 +15,6 @@ from taskseed.runtime.atomic import write_atomic
 Format = Literal["jsonl", "parquet"]
 
 
-def _jsonl(rows: Sequence[Any]) -> bytes:
-    encoder = msgspec.json.Encoder()
-    buffer = bytearray()
-    for row in rows:
-        encoder.encode_into(row, buffer, len(buffer))
-        buffer.extend(b"\n")
-    return bytes(buffer)
-
-
 def _parquet(rows: Sequence[Any]) -> bytes:
     import polars as pl
 
@@ -33,29 +24,68 @@ def _parquet(rows: Sequence[Any]) -> bytes:
     return stream.getvalue()
 
 
-def write_shards(
-    rows: Sequence[Any], folder: Path, fmt: Format, shard_size: int, root: Path
-) -> list[dict[str, Any]]:
-    """Write `rows` as part-00000.<fmt>, ...; remove stale parts; describe the files."""
-    folder.mkdir(parents=True, exist_ok=True)
-    suffix = ".jsonl" if fmt == "jsonl" else ".parquet"
-    count = max((len(rows) + shard_size - 1) // shard_size, 1 if rows else 0)
-    wanted = {folder / f"part-{i:05d}{suffix}" for i in range(count)}
-    for stale in [*folder.glob("part-*"), *folder.glob(".part-*.tmp")]:
-        if stale not in wanted:
-            stale.unlink()  # parts of an earlier, larger run, or a write that was killed
-    files = []
-    for index in range(count):
-        chunk = rows[index * shard_size : (index + 1) * shard_size]
-        data = _jsonl(chunk) if fmt == "jsonl" else _parquet(chunk)
-        path = folder / f"part-{index:05d}{suffix}"
+class ShardWriter:
+    """Rows in, `part-00000.<fmt>`, `part-00001.<fmt>`, ... out, `shard_size` rows each.
+
+    Only one shard is held at a time. `close` writes the last one, removes parts left
+    by an earlier, larger run (or a killed write) and describes the files written.
+    """
+
+    def __init__(self, folder: Path, fmt: Format, shard_size: int, root: Path) -> None:
+        self.folder = folder
+        self.fmt = fmt
+        self.shard_size = shard_size
+        self.root = root
+        self.suffix = ".jsonl" if fmt == "jsonl" else ".parquet"
+        self.files: list[dict[str, Any]] = []
+        self._lines = bytearray()
+        self._rows: list[Any] = []
+        self._count = 0
+        self._encoder = msgspec.json.Encoder()
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def add(self, row: Any) -> None:
+        if self.fmt == "jsonl":
+            self._encoder.encode_into(row, self._lines, len(self._lines))
+            self._lines.extend(b"\n")
+        else:
+            self._rows.append(row)
+        self._added()
+
+    def add_line(self, line: bytes) -> None:
+        """A row already encoded as JSON (JSONL only)."""
+        assert self.fmt == "jsonl"
+        self._lines.extend(line)
+        self._lines.extend(b"\n")
+        self._added()
+
+    def _added(self) -> None:
+        self._count += 1
+        if self._count == self.shard_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._count:
+            return
+        data = bytes(self._lines) if self.fmt == "jsonl" else _parquet(self._rows)
+        path = self.folder / f"part-{len(self.files):05d}{self.suffix}"
         write_atomic(path, data)
-        files.append(
+        self.files.append(
             {
-                "path": path.relative_to(root).as_posix(),
-                "records": len(chunk),
+                "path": path.relative_to(self.root).as_posix(),
+                "records": self._count,
                 "bytes": len(data),
                 "sha256": hashlib.sha256(data).hexdigest(),
             }
         )
-    return files
+        self._lines = bytearray()
+        self._rows = []
+        self._count = 0
+
+    def close(self) -> list[dict[str, Any]]:
+        self._flush()
+        wanted = {self.root / f["path"] for f in self.files}
+        for stale in [*self.folder.glob("part-*"), *self.folder.glob(".part-*.tmp")]:
+            if stale not in wanted:
+                stale.unlink()  # parts of an earlier, larger run, or a write that was killed
+        return self.files

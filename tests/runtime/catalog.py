@@ -8,15 +8,20 @@ from pathlib import Path
 from taskseed.compiler.driver import compile_paths
 from taskseed.contract.plan import Plan
 
-QUIZ_ROWS = [
-    {
-        "id": f"q{i}",
-        "question": f"Which instrument measures quantity number {i} in a lab?",
-        "options": [f"tool {i} a", f"tool {i} b", f"tool {i} c"],
-        "gold": i % 3,
-    }
-    for i in range(5)
-]
+
+def quiz_rows(count: int) -> list[dict[str, object]]:
+    return [
+        {
+            "id": f"q{i}",
+            "question": f"Which instrument measures quantity number {i} in a lab?",
+            "options": [f"tool {i} a", f"tool {i} b", f"tool {i} c"],
+            "gold": i % 3,
+        }
+        for i in range(count)
+    ]
+
+
+QUIZ_ROWS = quiz_rows(5)
 
 SPEC = """
 extends: ../_base.yaml

@@ -147,7 +147,7 @@ def test_held_out_files_use_the_seed_reader(
 ) -> None:
     import taskseed.runtime.seeds as seeds
 
-    monkeypatch.setattr(seeds, "SLICE_ROWS", 1)  # read in slices, like seed files
+    monkeypatch.setattr(seeds, "READ_ROWS", 1)  # read in batches, like seed files
     calls: list[tuple[str, ...]] = []
     reader = seeds.read_files
 

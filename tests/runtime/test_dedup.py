@@ -1,24 +1,17 @@
-"""Near-duplicate removal: the index's batch and one-at-a-time answers agree, and
-`finalize.dedup` keeps what a datasketch-based implementation of the same rules keeps."""
+"""Near-duplicate removal: the index's batch and one-at-a-time answers agree with each
+other and with datasketch. The dedup stage over staged slices is tested in
+tests/runtime/stages/test_dedup.py."""
 
 from __future__ import annotations
 
 import random
-from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
-import msgspec
-import pytest
 from datasketch import MinHash, MinHashLSH
 
 from bench.near_dups import banded_targets, documents, planted_pairs
-from taskseed.contract.plan import PlanDedup, Unit
-from taskseed.contract.records import OutputRecord
-from taskseed.runtime.dedup import NearDuplicates, item_text, shingles
-from taskseed.runtime.finalize import dedup
-from taskseed.runtime.results import UnitOutput
-from tests.runtime.catalog import compile_catalog
+from taskseed.contract.plan import PlanDedup
+from taskseed.runtime.dedup import NearDuplicates, shingles
 
 CONFIG = PlanDedup(
     enabled=True,
@@ -170,119 +163,3 @@ def test_memory_grows_with_signatures_not_text() -> None:
         sizes.append(index.nbytes())
     assert sizes[0] == sizes[1]
     assert sizes[0] < 300 * 128 * 4 * 3  # about a signature per text, with its buckets
-
-
-# ------------------------------------------------------------ finalize.dedup
-
-
-def reference_dedup(units: list[Unit], outputs: list[UnitOutput]) -> tuple[list[str], list[str]]:
-    """finalize.dedup as it was, on datasketch: kept IDs and the rejects' duplicates."""
-    by_unit = {u.id: u for u in units}
-    groups: dict[str, list[tuple[Unit, UnitOutput]]] = defaultdict(list)
-    for output in outputs:
-        groups[by_unit[output.unit].task].append((by_unit[output.unit], output))
-    kept, rejected = [], []
-    for members in groups.values():
-        settings = members[0][0].dedup
-        records = sorted((r for _, o in members for r in o.records), key=lambda r: r.id)
-        for kind in sorted({r.kind for r in records}):
-            index = DatasketchIndex(settings)
-            for unit, output in members:
-                for seed_id, text in sorted(output.seed_texts.items()):
-                    index.add(f"seed:{unit.id}:{seed_id}", text)
-            for record in (r for r in records if r.kind == kind):
-                text = item_text(msgspec.structs.asdict(record), settings.fields)
-                match = index.first_match(text)
-                if match is None:
-                    index.add(record.id, text)
-                    kept.append(record.id)
-                else:
-                    rejected.append(f"{record.id} -> {match[0]}")
-    return sorted(kept), sorted(rejected)
-
-
-def test_finalize_keeps_what_datasketch_kept(tmp_path: Path) -> None:
-    plan = compile_catalog(tmp_path)
-    unit = plan.units[0]
-    seeds = documents(20, 30, seed=71)
-    others = documents(40, 30, seed=72)
-    unrelated = documents(120, 30, seed=74)
-    rng = random.Random(73)
-    records = []
-    for i in range(120):
-        roll = rng.random()
-        if roll < 0.25:
-            question = seeds[rng.randrange(20)].lower()  # a copy of a seed
-        elif roll < 0.5:
-            question = others[rng.randrange(40)]  # copies among the items
-        else:
-            question = unrelated[i]
-        kind = "similar_question" if i % 3 else "answer_enriched"
-        records.append(
-            OutputRecord(
-                id=f"r{rng.randrange(10**6):06d}{i:03d}",
-                task=unit.task,
-                subtask=unit.subtask,
-                domain=unit.domain,
-                kind=kind,
-                family=unit.family,
-                seed_id="q1",
-                unit_fingerprint=unit.fingerprint,
-                model="test",
-                license="CC0-1.0",
-                question=question,
-                answer="x",
-            )
-        )
-    output = UnitOutput(
-        unit=unit.id,
-        run_key="k",
-        records=records,
-        rejects=[],
-        seed_texts={f"s{i}": t for i, t in enumerate(seeds)},
-        counts={},
-    )
-    kept, rejects = dedup([unit], [output])
-    expected_kept, expected_rejected = reference_dedup([unit], [output])
-    assert sorted(r.id for r in kept) == expected_kept
-    assert [r.id for r in kept] == sorted(r.id for r in kept)
-    assert len(rejects) > 30 and all(r.stage == "dedup" for r in rejects)
-    got = []
-    for r in rejects:
-        assert r.reason.startswith("near-duplicate of ") and "(estimated Jaccard 1.00)" in r.reason
-        other = r.reason.removeprefix("near-duplicate of ").split(" (")[0]
-        other = f"seed:{unit.id}:{other.split()[1]}" if other.startswith("seed ") else other
-        got.append(f"{r.id} -> {other}")
-        assert r.item is not None and r.item["id"] == r.id and r.unit == unit.id
-    assert sorted(got) == expected_rejected
-
-
-@pytest.mark.parametrize("against_seeds", [True, False])
-def test_finalize_respects_against_seeds(tmp_path: Path, against_seeds: bool) -> None:
-    plan = compile_catalog(tmp_path)
-    unit = plan.units[0]
-    unit = msgspec.structs.replace(
-        unit, dedup=msgspec.structs.replace(unit.dedup, against_seeds=against_seeds)
-    )
-    seed = "What is the boiling point of water at sea level in degrees Celsius?"
-    record = OutputRecord(
-        id="r1",
-        task=unit.task,
-        subtask=unit.subtask,
-        domain=unit.domain,
-        kind="similar_question",
-        family=unit.family,
-        seed_id="q1",
-        unit_fingerprint=unit.fingerprint,
-        model="test",
-        license="CC0-1.0",
-        question=seed,
-        answer="100",
-    )
-    output = UnitOutput(
-        unit=unit.id, run_key="k", records=[record], rejects=[], seed_texts={"q1": seed}, counts={}
-    )
-    kept, rejects = dedup([unit], [output])
-    assert (len(kept), len(rejects)) == ((0, 1) if against_seeds else (1, 0))
-    if against_seeds:
-        assert rejects[0].reason == "near-duplicate of seed q1 (estimated Jaccard 1.00)"

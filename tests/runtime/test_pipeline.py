@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,9 @@ from rich.console import Console
 from taskseed.contract.plan import Plan
 from taskseed.runtime.engines.base import ChatRequest, EngineError
 from taskseed.runtime.engines.scripted import ScriptedEngine
+from taskseed.runtime.options import RunOptions
 from taskseed.runtime.progress import StageProgress
 from taskseed.runtime.run import RunConfig, run_plan
-from taskseed.runtime.unit import RunOptions
 from tests.runtime import scripted
 from tests.runtime.catalog import compile_catalog
 from tests.runtime.funnel import check_funnel, read_jsonl
@@ -172,9 +173,9 @@ def test_second_run_sends_nothing_and_writes_the_same(tmp_path: Path) -> None:
     second, engine2 = run(plan, out)
     assert engine2.calls == [] and second["run"]["resumed_units"] == 1
     assert {p.name: p.read_bytes() for p in (out / "data").rglob("part-*")} == data
-    # a unit whose staged result is lost runs again, entirely from the ledger
+    # a unit whose staged slices are lost runs again, entirely from the ledger
     for staged in (out / ".work/units").iterdir():
-        staged.unlink()
+        shutil.rmtree(staged)
     third, engine3 = run(plan, out)
     assert engine3.calls == [] and third["tokens"]["replayed_this_run"] > 0
     assert {p.name: p.read_bytes() for p in (out / "data").rglob("part-*")} == data

@@ -1,26 +1,30 @@
-"""Kill a run with SIGKILL at several points, start it again, compare with a clean run.
+"""Kill a run with SIGKILL at random points, start it again, compare with a clean run.
 
-The restarted run must finish with the same records and rejects as a run that was never
-killed, leave no torn file, and never send a request whose answer was already in the
-ledger when it started. Once on the scripted engine (fast, many kill points) and once
-on the real embedded model.
+The units run in many small slices, so the kills land between and inside slices. The
+restarted run must finish with byte-identical data and rejects files and the same
+counts as a run that was never killed, leave no torn file, resume at the committed
+slices, and never send a request whose answer was already in the ledger when it
+started. Several trials on the scripted engine (fast, many kill points), and once on
+the real embedded model.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.runtime.catalog import write_catalog
-from tests.runtime.funnel import check_funnel, read_jsonl
+from tests.runtime.catalog import quiz_rows, write_catalog
+from tests.runtime.funnel import check_funnel
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,13 +46,13 @@ def command(inputs: str, out: Path, *extra: str) -> list[str]:
     ]
 
 
-def ledger_keys(out: Path) -> set[str]:
+def ledger_keys(out: Path) -> set[bytes]:
     path = out / "ledger.sqlite"
     if not path.exists():
         return set()
     try:
         with sqlite3.connect(path) as conn:
-            return {row[0] for row in conn.execute("SELECT key FROM requests")}
+            return {row[0] for row in conn.execute("SELECT key FROM answers")}
     except sqlite3.OperationalError:  # the run has created the file but not the table yet
         return set()
 
@@ -75,40 +79,42 @@ def kill_after(proc: subprocess.Popen[bytes], out: Path, answered: int, limit_s:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             return True
-        time.sleep(0.02)
+        time.sleep(0.01)
     proc.kill()
     raise AssertionError("the run made no progress")
 
 
-def outputs(out: Path) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
-    return read_jsonl(out / "data"), read_jsonl(out / "rejects")
+def files(out: Path) -> dict[str, bytes]:
+    """The dataset and rejects files, byte for byte."""
+    found = [*(out / "data").rglob("part-*"), *(out / "rejects").rglob("part-*")]
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(found)}
+
+
+def sent_by_run(log: Path) -> dict[str, list[bytes]]:
+    sent: dict[str, list[bytes]] = {}
+    for line in log.read_text().splitlines():
+        run_tag, key = line.split()
+        sent.setdefault(run_tag, []).append(bytes.fromhex(key)[:16])
+    return sent
 
 
 def kill_and_resume(
-    cmd_for: callable,
+    cmd_for: Callable[[Path], list[str]],
     env: dict[str, str],
-    tmp: Path,  # type: ignore[valid-type]
+    out: Path,
+    reference: Path,
     kill_points: list[int],
     limit_s: float,
-) -> None:
-    reference = tmp / "reference"
-    proc = subprocess.run(
-        cmd_for(reference),
-        cwd=REPO,
-        env={**env, "TASKSEED_RUN_TAG": "ref"},
-        capture_output=True,
-        timeout=limit_s,
-    )
-    assert proc.returncode == 0, proc.stderr.decode()
-    out = tmp / "killed"
-    known_before: dict[str, set[str]] = {}
+    log: Path,
+) -> dict[str, object]:
+    """Kill a run at each point in turn, finish it, compare it with `reference`."""
+    known_before: dict[str, set[bytes]] = {}
     kills = 0
     for index, answered in enumerate(kill_points):
-        tag = f"run{index}"
+        tag = f"{out.name}-run{index}"
         known_before[tag] = ledger_keys(out)
-        proc2 = start(cmd_for(out), env, tag)
-        kills += kill_after(proc2, out, answered, limit_s)
-    tag = "final"
+        kills += kill_after(start(cmd_for(out), env, tag), out, answered, limit_s)
+    tag = f"{out.name}-final"
     known_before[tag] = ledger_keys(out)
     final = subprocess.run(
         cmd_for(out),
@@ -118,46 +124,68 @@ def kill_and_resume(
         timeout=limit_s,
     )
     assert final.returncode == 0, final.stderr.decode()
-    assert kills >= 2, "the kill points came too late to interrupt the run"
+    assert kills >= 1, "the kill points came too late to interrupt the run"
 
-    # Same dataset, same rejects, same counts as the run that was never killed.
-    assert outputs(out) == outputs(reference)
+    # Byte for byte the dataset and rejects of the run that was never killed.
+    assert files(out) == files(reference)
     manifest = check_funnel(out)
     assert manifest["counts"] == check_funnel(reference)["counts"]
-    assert manifest["run"]["resumed_units"] >= 0
     # No request whose answer was in the ledger when a run started was sent by that run.
-    sent: dict[str, list[str]] = {}
-    for line in (tmp / "sent.log").read_text().splitlines():
-        run_tag, key = line.split()
-        sent.setdefault(run_tag, []).append(key)
-    for run_tag, keys in sent.items():
-        if run_tag == "ref":
-            continue
-        assert not set(keys) & known_before[run_tag], f"{run_tag} re-sent a completed request"
+    for run_tag, keys in sent_by_run(log).items():
+        if run_tag in known_before:
+            assert not set(keys) & known_before[run_tag], f"{run_tag} re-sent a request"
     # And no torn file: everything under the output folder parses.
     for path in out.rglob("*.json"):
         json.loads(path.read_text())
-    assert not list(out.rglob("part-*.tmp"))
+    assert not list(out.rglob("*.tmp")) and not list(out.rglob(".tmp-slice-*"))
+    return manifest
 
 
-def test_kill_and_resume_scripted(tmp_path: Path) -> None:
-    write_catalog(tmp_path)
+def test_kill_and_resume_at_random_points(tmp_path: Path) -> None:
+    write_catalog(tmp_path, rows=quiz_rows(36))
+    log = tmp_path / "sent.log"
     env = {
         **os.environ,
         "TASKSEED_INNER_ENGINE": "tests.runtime.scripted:make",
-        "TASKSEED_TEST_DELAY": "0.15",
-        "TASKSEED_SEND_LOG": str(tmp_path / "sent.log"),
+        "TASKSEED_TEST_DELAY": "0.03",
+        "TASKSEED_SEND_LOG": str(log),
     }
 
     def cmd_for(out: Path) -> list[str]:
-        return command(str(tmp_path / "taskspecs"), out, "--root", str(tmp_path))
+        catalog = str(tmp_path / "taskspecs")
+        return command(catalog, out, "--root", str(tmp_path), "--slice-size", "4")
 
-    kill_and_resume(cmd_for, env, tmp_path, kill_points=[2, 6, 11, 17], limit_s=120)
+    reference = tmp_path / "reference"
+    clean = subprocess.run(
+        cmd_for(reference),
+        cwd=REPO,
+        env={**env, "TASKSEED_RUN_TAG": "ref"},
+        capture_output=True,
+        timeout=300,
+    )
+    assert clean.returncode == 0, clean.stderr.decode()
+    total = len(ledger_keys(reference))
+    assert (
+        json.loads((reference / "manifest.json").read_text())["units"]["quiz/default"]["slices"]
+        == 9
+    )
+    rng = random.Random(20261201)
+    resumed_slices = 0
+    for trial in range(4):
+        points = sorted(rng.sample(range(2, total - 5), 2))
+        manifest = kill_and_resume(
+            cmd_for, env, tmp_path / f"trial{trial}", reference, points, 300, log
+        )
+        run = manifest["run"]
+        assert isinstance(run, dict)
+        resumed_slices += run["resumed_slices"]
+    assert resumed_slices > 0, "no run resumed at a committed slice"
 
 
 @pytest.mark.model
 def test_kill_and_resume_embedded_model(tmp_path: Path) -> None:
-    env = {**os.environ, "TASKSEED_SEND_LOG": str(tmp_path / "sent.log")}
+    log = tmp_path / "sent.log"
+    env = {**os.environ, "TASKSEED_SEND_LOG": str(log)}
 
     def cmd_for(out: Path) -> list[str]:
         return command(
@@ -169,6 +197,17 @@ def test_kill_and_resume_embedded_model(tmp_path: Path) -> None:
             "2",
             "--max-tokens",
             "120",
+            "--slice-size",
+            "1",
         )
 
-    kill_and_resume(cmd_for, env, tmp_path, kill_points=[2, 5], limit_s=300)
+    reference = tmp_path / "reference"
+    clean = subprocess.run(
+        cmd_for(reference),
+        cwd=REPO,
+        env={**env, "TASKSEED_RUN_TAG": "ref"},
+        capture_output=True,
+        timeout=300,
+    )
+    assert clean.returncode == 0, clean.stderr.decode()
+    kill_and_resume(cmd_for, env, tmp_path / "killed", reference, [2, 5], 300, log)

@@ -36,7 +36,7 @@ def test_local_files_stream_in_slices(
 ) -> None:
     import taskseed.runtime.seeds as seeds
 
-    monkeypatch.setattr(seeds, "SLICE_ROWS", 2)
+    monkeypatch.setattr(seeds, "READ_ROWS", 2)
     plan = compile_catalog(tmp_path)
     frame = pl.DataFrame(
         [{"id": r["id"], "question": r["question"], "gold": r["gold"]} for r in QUIZ_ROWS]
