@@ -18,7 +18,8 @@ STAGES = (
     "parsed",  # samples that parsed into items of the right shape
     "filtered",  # items that passed the filters
     "decontaminated",  # items that reproduce no held-out evaluation item
-    "verified",  # items whose majority vote agreed with their answer
+    "verified",  # items verification kept: the vote agreed, the tests passed, or
+    # (counted again as `unverified`, outside this chain) no vote or test could apply
     "enriched",  # enriched items kept (answer_enriched + context_enriched)
     "written",  # records in the dataset, after dedup
 )

@@ -21,7 +21,7 @@ from taskseed.runtime.parse import Malformed, parse_fields
 from taskseed.runtime.prompts import capped, chat_request, item_dict, render, request_seed
 from taskseed.runtime.results import record_id
 from taskseed.runtime.stages.base import Slice, Stage, template_failure
-from taskseed.runtime.stages.verify import run_code, runs_code, tests_passed
+from taskseed.runtime.stages.verify import UNCHECKED, run_code, runs_code, tests_passed
 
 
 class Enrich(Stage):
@@ -90,6 +90,15 @@ class Enrich(Stage):
                     # item's tests too, and is the answer the explanation belongs to.
                     assert item.tests is not None
                     tested = await run_code(self.context, fields["answer"], item.tests)
+                    if tested.status in UNCHECKED:
+                        funnel.reject(
+                            self.name,
+                            item_id,
+                            "the explanation's solution could not be checked: " + tested.reason,
+                            kind=step.kind,
+                            seed_id=item.seed_id,
+                        )
+                        continue
                     if not tested.passed:
                         funnel.reject(
                             self.name,

@@ -3,12 +3,16 @@ or, for code, the item's tests run against its answer (`code_check.py`).
 
 Answers are extracted per answer format; the votes of many items are counted together
 by one polars group-by (micro-batched). An item is kept only when the majority names
-its answer at or above the threshold. A code item without tests, and a free-form
-item, is kept "unverified". A prompt that fails to render, or a request the engine
-does not answer, is a reject of this stage.
+its answer at or above the threshold. A code item without tests, one whose tests the
+sandbox could not run or the judge could not decide, and a free-form item are kept
+"unverified", the reason in the verification's method; they count as `verified` (kept
+by this stage) and again as `unverified`. A prompt that fails to render, or a request
+the engine does not answer, is a reject of this stage.
 """
 
 from __future__ import annotations
+
+import sys
 
 import msgspec
 
@@ -37,8 +41,7 @@ class Verify(Stage):
             return await self.verify_code(item, funnel)
         if not spec.enabled or spec.prompt is None or fmt.type in ("code", "free_form"):
             reason = "disabled" if not spec.enabled else f"no {fmt.type} extractor"
-            verification = Verification(status="unverified", k=0, method=reason)
-            return msgspec.structs.replace(item, verification=verification)
+            return kept_unverified(funnel, item, reason)
         seed = current.seeds[item.seed_id]
         try:
             messages = render(
@@ -93,16 +96,53 @@ class Verify(Stage):
         if not runs_code(self.context, item):
             language = self.unit.format.language
             why = "no tests" if not item.tests else f"no test runner for {language}"
-            verification = Verification(status="unverified", k=0, method=why)
-            return msgspec.structs.replace(item, verification=verification)
+            return kept_unverified(funnel, item, why)
         assert item.tests is not None
         result = await run_code(self.context, item.answer, item.tests)
+        if result.status in UNCHECKED:
+            # The sandbox could not run the tests, or the judge could not decide them
+            # without trusting the solution: the item is kept, marked as not verified.
+            tell_once(result)
+            return kept_unverified(funnel, item, unchecked(result))
         if not result.passed:
             self.drop(funnel, item, f"the solution fails its tests: {result.reason}")
             return None
         funnel.kept("verified")
         self.context.progress("verify", 1)
         return msgspec.structs.replace(item, verification=tests_passed(result))
+
+
+UNCHECKED = ("unavailable", "unverifiable")
+
+
+def kept_unverified(funnel: Funnel, item: OutputRecord, why: str) -> OutputRecord:
+    """An item verification passes on without a vote or tests; `why` says so on it."""
+    funnel.kept("verified")
+    funnel.kept("unverified")
+    verification = Verification(status="unverified", k=0, method=why)
+    return msgspec.structs.replace(item, verification=verification)
+
+
+_told: set[str] = set()
+
+
+def unchecked(result: CodeResult) -> str:
+    """The verification method of an item whose tests could not be run or decided."""
+    if result.status == "unavailable":
+        return f"tests not run: {result.reason}"
+    return f"tests unverifiable: {result.reason}"
+
+
+def tell_once(result: CodeResult) -> None:
+    """Say on stderr, once per status in a process, why code items stay unverified."""
+    if result.status in _told:
+        return
+    _told.add(result.status)
+    print(
+        f"taskseed: note: code items are kept unverified ({unchecked(result)}); "
+        "the manifest counts them as unverified",
+        file=sys.stderr,
+    )
 
 
 def runs_code(context: UnitContext, item: OutputRecord) -> bool:
