@@ -28,9 +28,11 @@ class EngineCalls:
     backoff_s: float
     progress: Callable[[str, int], None] = lambda stage, n: None
 
-    async def call(self, request: ChatRequest, tokens: Counter[str]) -> Completion | str:
+    async def call(
+        self, request: ChatRequest, tokens: Counter[str], stage: str
+    ) -> Completion | str:
         """A completion, or the reason the engine could not give one; `tokens` counts
-        the request (sent or replayed) and its tokens."""
+        the request (sent or replayed) and its tokens, in all and for `stage`."""
         last = ""
         for attempt in range(self.retries + 1):
             try:
@@ -48,6 +50,9 @@ class EngineCalls:
             tokens["replayed" if replayed else "sent"] += 1
             tokens["prompt"] += completion.prompt_tokens
             tokens["completion"] += completion.completion_tokens
+            tokens[f"{stage}:requests"] += 1
+            tokens[f"{stage}:prompt_tokens"] += completion.prompt_tokens
+            tokens[f"{stage}:completion_tokens"] += completion.completion_tokens
             self.progress("requests", 1)
             return completion
         return f"engine failed after {self.retries + 1} attempts: {last}"

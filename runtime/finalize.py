@@ -21,7 +21,7 @@ from taskseed.runtime.atomic import write_atomic
 from taskseed.runtime.dataset_card import write_card
 from taskseed.runtime.options import DEDUP_MEMORY_MB
 from taskseed.runtime.report import write_report
-from taskseed.runtime.results import STAGES, UnitSummary
+from taskseed.runtime.results import STAGES, UnitSummary, add_stage_use
 from taskseed.runtime.stages.dedup import deduplicate
 from taskseed.runtime.stages.write import write_dataset
 from taskseed.runtime.staging import WORK_DIR, Staging
@@ -99,10 +99,12 @@ def finalize(
                 "prompt_tokens": s.prompt_tokens,
                 "completion_tokens": s.completion_tokens,
                 "seconds": s.seconds,
+                "stages": s.stages,
             }
             for s in sorted(summaries, key=lambda s: s.unit)
         },
         "counts": totals,
+        "stages": add_stage_use(s.stages for s in summaries),
         "rejects": {
             "files": written.reject_files,
             "by_stage": dict(sorted(written.rejects_by_stage.items())),

@@ -96,42 +96,70 @@ def reject_reasons(out: Path, manifest: Mapping[str, Any]) -> dict[str, dict[str
     return {stage: dict(c) for stage, c in counts.items()}
 
 
+TIMELINE_POINTS = 240  # at most this many points, however many requests a run sent
+
+
+def _ledgers(out: Path) -> list[Path]:
+    paths = [out / "ledger.sqlite", *sorted(out.glob("shards/*/ledger.sqlite"))]
+    return [path for path in paths if path.is_file()]
+
+
+def _query(path: Path, sql: str, params: Sequence[float]) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return conn.execute(sql, params).fetchall()
+    except sqlite3.Error:
+        return []
+    finally:
+        conn.close()
+
+
 def ledger_timeline(out: Path, manifest: Mapping[str, Any]) -> list[TimelinePoint]:
-    """The requests this run sent, from the ledgers of `out`: the latest
-    `tokens.sent_this_run` answers within the run's wall time, as cumulative points."""
+    """The requests this run sent, from the ledgers of `out`: those answered within the
+    run's wall time before the latest answer, added up in SQL into at most
+    TIMELINE_POINTS cumulative points (one scan; memory does not grow with the run)."""
     sent = int(manifest.get("tokens", {}).get("sent_this_run", 0) or 0)
     wall = float(manifest.get("timings", {}).get("seconds", 0) or 0)
-    if sent <= 0:
+    ledgers = _ledgers(out)
+    if sent <= 0 or not ledgers:
         return []
-    rows: list[tuple[float, float, int, int]] = []
-    for path in [out / "ledger.sqlite", *sorted(out.glob("shards/*/ledger.sqlite"))]:
-        if not path.is_file():
-            continue
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            rows += conn.execute(
-                "SELECT created, seconds, prompt_tokens, completion_tokens FROM requests "
-                "ORDER BY created DESC LIMIT ?",
-                (sent,),
-            ).fetchall()
-        except sqlite3.Error:
-            continue
-        finally:
-            conn.close()
-    rows = sorted(rows, reverse=True)[:sent]
-    if not rows:
+    lasts = [
+        row[0] for path in ledgers for row in _query(path, "SELECT max(created) FROM answers", ())
+    ]
+    lasts = [last for last in lasts if last is not None]
+    if not lasts:
         return []
-    last = rows[0][0]
-    rows = sorted(r for r in rows if r[0] >= last - wall - 1.0)
-    start = min(created - seconds for created, seconds, _, _ in rows)
+    first = max(lasts) - wall - 1.0
+    width = (wall + 1.0) / TIMELINE_POINTS
+    buckets: dict[int, list[float]] = {}
+    for path in ledgers:
+        rows = _query(
+            path,
+            "SELECT CAST((created - ?) / ? AS INTEGER) AS b, count(*), sum(prompt_tokens), "
+            "sum(completion_tokens), min(created - seconds), max(created) "
+            "FROM answers WHERE created >= ? GROUP BY b",
+            (first, width, first),
+        )
+        for b, count, prompt, completion, begun, ended in rows:
+            into = buckets.setdefault(b, [0, 0, 0, begun, ended])
+            into[0] += count
+            into[1] += prompt
+            into[2] += completion
+            into[3] = min(into[3], begun)
+            into[4] = max(into[4], ended)
+    if not buckets:
+        return []
+    start = min(values[3] for values in buckets.values())
     points = [TimelinePoint(t=0.0)]
-    prompt = completion = 0
-    for requests, (created, _, p_tokens, c_tokens) in enumerate(rows, 1):
-        prompt += p_tokens
-        completion += c_tokens
+    requests = prompt = completion = 0
+    for b in sorted(buckets):
+        count, p_tokens, c_tokens, _, ended = buckets[b]
+        requests += int(count)
+        prompt += int(p_tokens)
+        completion += int(c_tokens)
         points.append(
             TimelinePoint(
-                t=created - start,
+                t=ended - start,
                 requests=requests,
                 prompt_tokens=prompt,
                 completion_tokens=completion,

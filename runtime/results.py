@@ -7,6 +7,8 @@ that the funnel adds up: nothing is silently lost.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -49,7 +51,27 @@ class UnitSummary(msgspec.Struct, kw_only=True):
     requests_sent: int = 0
     requests_replayed: int = 0
     seconds: float = 0.0
+    stages: dict[str, dict[str, int]] = msgspec.field(default_factory=dict)
     resumed_slices: int = 0  # slices that were already committed when this run started
+
+
+def stage_use(tokens: Counter[str]) -> dict[str, dict[str, int]]:
+    """The `stage:what` counts of `EngineCalls.call` as {stage: {what: count}}."""
+    use: dict[str, dict[str, int]] = {}
+    for key, value in sorted(tokens.items()):
+        stage, sep, what = key.partition(":")
+        if sep:
+            use.setdefault(stage, {})[what] = value
+    return use
+
+
+def add_stage_use(parts: Iterable[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
+    """Per-stage engine use, added up."""
+    total: dict[str, Counter[str]] = {}
+    for part in parts:
+        for stage, use in part.items():
+            total.setdefault(stage, Counter()).update(use)
+    return {stage: dict(sorted(total[stage].items())) for stage in sorted(total)}
 
 
 def record_id(*parts: str) -> str:

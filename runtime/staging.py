@@ -80,6 +80,8 @@ class SliceMeta(msgspec.Struct, kw_only=True):
     requests_sent: int = 0
     requests_replayed: int = 0
     seconds: float = 0.0
+    # engine use per stage: {stage: {requests, prompt_tokens, completion_tokens}}
+    stages: dict[str, dict[str, int]] = msgspec.field(default_factory=dict)
     decontamination: dict[str, Any] = msgspec.field(default_factory=dict)
 
 

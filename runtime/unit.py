@@ -31,7 +31,7 @@ from taskseed.runtime.calls import EngineCalls
 from taskseed.runtime.decontaminate import held_out_index
 from taskseed.runtime.dedup import item_text
 from taskseed.runtime.options import RunOptions as RunOptions  # re-exported for callers
-from taskseed.runtime.results import STAGES, UnitSummary
+from taskseed.runtime.results import STAGES, UnitSummary, add_stage_use, stage_use
 from taskseed.runtime.stages.base import Funnel, Progress, Slice, UnitContext
 from taskseed.runtime.stages.decontaminate import Decontaminate
 from taskseed.runtime.stages.enrich import Enrich
@@ -92,6 +92,7 @@ def summarize(unit_id: str, key: str, committed: dict[int, SliceMeta], resumed: 
         requests_sent=sum(m.requests_sent for m in metas),
         requests_replayed=sum(m.requests_replayed for m in metas),
         seconds=round(sum(m.seconds for m in metas), 3),
+        stages=add_stage_use(m.stages for m in metas),
         resumed_slices=resumed,
     )
 
@@ -204,6 +205,7 @@ class _UnitRunner:
             requests_sent=funnel.tokens["sent"],
             requests_replayed=funnel.tokens["replayed"],
             seconds=round(time.perf_counter() - start, 3),
+            stages=stage_use(funnel.tokens),
             decontamination=self.decontamination,
         )
         await asyncio.to_thread(

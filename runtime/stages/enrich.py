@@ -57,7 +57,7 @@ class Enrich(Stage):
             n=step.per_seed,
             json_schema=schema,
         )
-        result = await self.context.calls.call(request, funnel.tokens)
+        result = await self.context.calls.call(request, funnel.tokens, self.name)
         if isinstance(result, str):
             funnel.reject(self.name, failed_id, result, kind=step.kind, seed_id=item.seed_id)
             return []

@@ -43,7 +43,7 @@ class Generate(Stage):
             n=step.per_seed,
             json_schema=output_schemas.similar_question(unit.format, seed),
         )
-        result = await self.context.calls.call(request, funnel.tokens)
+        result = await self.context.calls.call(request, funnel.tokens, self.name)
         if isinstance(result, str):
             for item_id in ids:
                 funnel.reject(self.name, item_id, result, kind=step.kind, seed_id=seed.id)

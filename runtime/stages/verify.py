@@ -58,7 +58,7 @@ class Verify(Stage):
             n=spec.k,
             json_schema=output_schemas.verify_answer(fmt, item),
         )
-        result = await self.context.calls.call(request, funnel.tokens)
+        result = await self.context.calls.call(request, funnel.tokens, self.name)
         if isinstance(result, str):
             funnel.reject(self.name, item.id, result, kind=item.kind, seed_id=item.seed_id)
             return None

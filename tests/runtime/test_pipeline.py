@@ -52,6 +52,14 @@ def test_full_run_writes_verified_enriched_records(tmp_path: Path) -> None:
             assert record["parent_id"] in {r["id"] for r in records}
     assert manifest["counts"]["written"] == len(records) > 0
     assert (tmp_path / "out/plan.json").is_file() and (tmp_path / "out/ledger.sqlite").is_file()
+    # engine use per stage adds up to the requests and tokens of the whole run
+    stages = manifest["stages"]
+    assert set(stages) == {"generate", "verify", "enrich"}
+    units = manifest["units"].values()
+    sent = sum(u["requests_sent"] + u["requests_replayed"] for u in units)
+    assert sum(s["requests"] for s in stages.values()) == sent > 0
+    prompt = sum(u["prompt_tokens"] for u in units)
+    assert sum(s["prompt_tokens"] for s in stages.values()) == prompt
 
 
 BROKEN = [
