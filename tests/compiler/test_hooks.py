@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import pytest
 from taskseed.compiler.driver import compile_paths
 from taskseed.contract.hooks import GATE, HookError
 from taskseed.contract.mapping import compile_expr, normalize
+from taskseed.runtime.ledger import Ledger
 
 SPEC = """\
 task: quiz
@@ -165,6 +165,7 @@ def test_a_trusted_run_calls_the_hooks(tmp_path: Path) -> None:
             "taskspecs",
             "--fixtures",
             "--trust-hooks",
+            "--ledger-requests",
             "--engine",
             "tests.runtime.scripted:make",
             "--no-progress",
@@ -182,6 +183,7 @@ def test_a_trusted_run_calls_the_hooks(tmp_path: Path) -> None:
     counts = manifest["units"]["quiz/default"]["counts"]
     assert counts["seeds"] == 1  # the `has_options` hook kept one of two rows
     assert counts["normalized"] == 1
-    with sqlite3.connect(tmp_path / "out/ledger.sqlite") as ledger:
-        sent = [bytes(row[0]).decode() for row in ledger.execute("SELECT request FROM requests")]
-    assert any("Q: What is two and two?" in request for request in sent)  # the `prompt` hook
+    ledger = Ledger(tmp_path / "out/ledger.sqlite")
+    sent = [message.content for request in ledger.requests() for message in request.messages]
+    ledger.close()
+    assert any("Q: What is two and two?" in text for text in sent)  # the `prompt` hook
