@@ -157,7 +157,14 @@ def register(sub: Any) -> None:
     )
 
     out = p.add_argument_group("output and requests")
-    out.add_argument("--format", choices=("jsonl", "parquet"), default="jsonl")
+    out.add_argument(
+        "--data-format",
+        "--format",  # its old name; `--format` is the diagnostics' format elsewhere
+        dest="data_format",
+        choices=("jsonl", "parquet"),
+        default="jsonl",
+        help="the dataset's files (default: jsonl)",
+    )
     out.add_argument("--shard-size", type=int, default=10_000, metavar="N")
     out.add_argument(
         "--concurrency",
@@ -293,7 +300,7 @@ def run_command(args: argparse.Namespace) -> int:
         config = RunConfig(
             out=Path(args.out),
             options=options,
-            fmt=args.format,
+            fmt=args.data_format,
             shard_size=args.shard_size,
             concurrency=args.concurrency or max(engine.max_concurrency * 2, 2),
             dedup_memory_mb=args.dedup_memory or DEDUP_MEMORY_MB,
@@ -365,7 +372,7 @@ def run_ray(
     config = RunConfig(
         out=Path(args.out),
         options=options,
-        fmt=args.format,
+        fmt=args.data_format,
         shard_size=args.shard_size,
         concurrency=args.concurrency or 1024,
         dedup_memory_mb=args.dedup_memory or DEDUP_MEMORY_MB,

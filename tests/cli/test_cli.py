@@ -128,3 +128,14 @@ def test_a_subtask_without_fixture_rows_warns_and_fails_strict(tmp_path: Path) -
     assert "warning[TS409]" in proc.stdout and "`quiz/de` keeps none" in proc.stdout
     assert "quiz/en" not in proc.stdout and "quiz/fr" not in proc.stdout
     assert run("validate", "--strict", "taskspecs", cwd=tmp_path).returncode == 1
+
+
+def test_run_names_its_data_format_apart_from_the_diagnostics_format() -> None:
+    from taskseed.cli.main import build_parser
+
+    parser = build_parser()
+    for flag in ("--data-format", "--format"):  # the old name still works
+        args = parser.parse_args(["run", "taskspecs", flag, "parquet"])
+        assert args.data_format == "parquet"
+    assert parser.parse_args(["run", "taskspecs"]).data_format == "jsonl"
+    assert parser.parse_args(["validate", "taskspecs", "--format", "json"]).format == "json"
