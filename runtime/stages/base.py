@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
+from taskseed.contract.jinja_budget import RenderError
 from taskseed.contract.plan import Plan, Unit
 from taskseed.contract.records import ItemFields, OutputRecord, SeedRecord, Verification
 from taskseed.runtime.calls import EngineCalls
@@ -140,4 +141,6 @@ class Stage:
 
 def template_failure(exc: Exception) -> str:
     """The reject reason of a prompt that did not render (sandbox, budget, data)."""
+    if isinstance(exc, RenderError):  # its message names the error it wraps
+        return f"the prompt template failed: {exc}"
     return f"the prompt template failed: {type(exc).__name__}: {exc}"
