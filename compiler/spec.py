@@ -210,13 +210,6 @@ class FreeFormFormat(AnswerFormatBase, tag="free_form", kw_only=True):
 AnswerFormat = (
     MultipleChoiceFormat | NumericFormat | ShortAnswerFormat | CodeFormat | FreeFormFormat
 )
-ANSWER_FORMATS: tuple[str, ...] = (
-    "multiple_choice",
-    "numeric",
-    "short_answer",
-    "code",
-    "free_form",
-)
 
 
 class SamplingSpec(Strict, kw_only=True):
