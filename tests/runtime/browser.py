@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -216,18 +218,35 @@ def open_page(
                 [binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
                 stdout=sink,
                 stderr=sink,
+                start_new_session=True,  # its helper processes share one group
             )
         try:
             port, path = _port(profile, proc, log)
             url = page.resolve().as_uri()
             return asyncio.run(_drive(port, path, url, expression, screenshot_width))
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop Chromium and every helper process it started, and wait until all are gone.
+
+    The renderer and utility processes outlive the browser process by a moment and
+    keep writing into the profile; removing the profile before they exit fails."""
+    group = proc.pid
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        proc.poll()  # reap the leader, or the group never empties
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    proc.wait()
 
 
 def main(argv: list[str]) -> int:
