@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -47,6 +47,7 @@ from taskseed.compiler.spec import (
     VerifySpec,
 )
 from taskseed.compiler.templates import spec_expressions
+from taskseed.contract.defaults import PER_SEED, SAMPLING
 from taskseed.contract.hooks import GATE
 from taskseed.contract.jinja_budget import BudgetExceeded, within
 from taskseed.contract.language import AUTO, OFF, detect_language, language_code
@@ -78,6 +79,8 @@ from taskseed.contract.plan import (
 )
 from taskseed.contract.records import SeedRecord
 from taskseed.contract.version import VERSION
+
+_T = TypeVar("_T")
 
 EXTRACTORS = {
     "multiple_choice": "option",
@@ -188,9 +191,9 @@ class PlanBuilder:
                 PlanStep(
                     kind=kind,  # type: ignore[arg-type]
                     source=source,
-                    per_seed=kspec.per_seed,
+                    per_seed=_given(kspec.per_seed, PER_SEED[kind]),
                     prompt=self.register_prompt(checked_prompt),
-                    sampling=_sampling(kspec.sampling),
+                    sampling=_sampling(kspec.sampling, kind),
                 )
             )
         verify_prompt = templates.verify
@@ -432,7 +435,7 @@ class PlanBuilder:
             threshold=spec.threshold,
             extractor=extractor,  # type: ignore[arg-type]
             prompt=prompt,
-            sampling=_sampling(spec.sampling),
+            sampling=_sampling(spec.sampling, "verify"),
         )
 
     # ------------------------------------------------------------ embedding
@@ -719,15 +722,21 @@ def _enabled(spec: TaskSpec, kind: str) -> bool:
     return kspec is not None and kspec.enabled
 
 
-def _sampling(spec: SamplingSpec | None) -> PlanSampling:
+def _sampling(spec: SamplingSpec | None, kind: str) -> PlanSampling:
+    """A request's final sampling: the spec's fields over the kind's defaults."""
     spec = spec or SamplingSpec()
+    default = SAMPLING[kind]
     return PlanSampling(
-        temperature=spec.temperature,
-        top_p=spec.top_p,
-        max_tokens=spec.max_tokens,
+        temperature=_given(spec.temperature, default.temperature),
+        top_p=_given(spec.top_p, default.top_p),
+        max_tokens=_given(spec.max_tokens, default.max_tokens),
         stop=list(spec.stop),
         seed=spec.seed,
     )
+
+
+def _given(value: _T | None, default: _T) -> _T:
+    return default if value is None else value
 
 
 def _filters(
