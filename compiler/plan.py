@@ -182,7 +182,7 @@ class PlanBuilder:
             checked_prompt = templates.steps.get(kind)
             if kspec is None or checked_prompt is None:
                 continue
-            source = kspec.source or (
+            inputs = kspec.source or (
                 "seed"
                 if kind == "similar_question" or not _enabled(spec, "similar_question")
                 else "similar_question"
@@ -190,7 +190,7 @@ class PlanBuilder:
             steps.append(
                 PlanStep(
                     kind=kind,  # type: ignore[arg-type]
-                    source=source,
+                    inputs=inputs,
                     per_seed=_given(kspec.per_seed, PER_SEED[kind]),
                     prompt=self.register_prompt(checked_prompt),
                     sampling=_sampling(kspec.sampling, kind),
@@ -402,7 +402,7 @@ class PlanBuilder:
     def mapping(spec: TaskSpec, hooks: dict[tuple[str, ...], PlanHook]) -> PlanMapping:
         m = spec.mapping
         answer = m.answer
-        source: Literal["index", "label", "text"] = (
+        given_as: Literal["index", "label", "text"] = (
             "index" if answer.index is not None else "label" if answer.label else "text"
         )
         given = answer.index if answer.index is not None else answer.label or answer.text or ""
@@ -412,8 +412,8 @@ class PlanBuilder:
             context=_computed(m.context, ("mapping", "context"), hooks),
             choices=_listed(m.choices, ("mapping", "choices"), hooks),
             answer=PlanAnswer(
-                source=source,
-                value=_computed(given, (*a, source), hooks) or "",
+                given_as=given_as,
+                value=_computed(given, (*a, given_as), hooks) or "",
                 labels=_listed(answer.labels, (*a, "labels"), hooks),
                 aliases=_computed(answer.aliases, (*a, "aliases"), hooks),
             ),
@@ -455,7 +455,7 @@ class PlanBuilder:
 
     def register_template(self, text: str, origin: str) -> str:
         key = _text_id(text)
-        self.templates.setdefault(key, PlanTemplate(source=text, origin=origin))
+        self.templates.setdefault(key, PlanTemplate(text=text, origin=origin))
         return key
 
     def register_fixture(self, fixture: Fixture) -> str:

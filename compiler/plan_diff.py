@@ -277,8 +277,8 @@ def diff_units(old_plan: Plan, old: Unit, new_plan: Plan, new: Unit) -> UnitChan
         a_key, b_key = old_templates.get(path), new_templates.get(path)
         a_tpl = old_plan.templates.get(a_key) if a_key else None
         b_tpl = new_plan.templates.get(b_key) if b_key else None
-        a_text = a_tpl.source if a_tpl else ""
-        b_text = b_tpl.source if b_tpl else ""
+        a_text = a_tpl.text if a_tpl else ""
+        b_text = b_tpl.text if b_tpl else ""
         if a_tpl is not None and b_tpl is not None and a_text == b_text:
             continue
         a_origin = a_tpl.origin if a_tpl else None

@@ -173,7 +173,7 @@ class UnitRunner:
             step = steps.get(kind)
             if step is None:
                 continue
-            inputs = base if step.source == "similar_question" else [self.seed_item(seed)]
+            inputs = base if step.inputs == "similar_question" else [self.seed_item(seed)]
             batches = await gather(self.enrich(step, item) for item in inputs)
             enriched = [item for batch in batches for item in batch]
             kept = self.decontaminate(await self.filter(enriched), count="enriched")
