@@ -290,7 +290,7 @@ def seeds(plan: Plan) -> None:
         for reason in reasons:
             if reason is None:
                 continue
-            if reason.startswith("[lang]") and unit.filters.language.source == "spec":
+            if reason.startswith("[lang]") and unit.filters.language.code_from == "spec":
                 other_language += 1
             else:
                 refused[code_of(reason)] += 1

@@ -122,7 +122,13 @@ def plan_show(args: argparse.Namespace) -> int:
 
             hint = did_you_mean(args.unit, [u.id for u in plan.units]) or ""
             raise UserError(f"no unit `{args.unit}` in {args.plan}. {hint}".strip()) from None
-        sys.stdout.write(msgspec.json.format(msgspec.json.encode(unit), indent=2).decode() + "\n")
+        if args.json:
+            raw = msgspec.json.encode(unit, order="deterministic")
+            sys.stdout.write(msgspec.json.format(raw, indent=2).decode() + "\n")
+        else:
+            from taskseed.cli.unit_settings import format_unit_settings
+
+            sys.stdout.write(format_unit_settings(plan, unit))
         return EXIT_OK
     summary = summarize(plan)
     if args.json:

@@ -91,8 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     plan_sub = plan.add_subparsers(dest="plan_command", metavar="COMMAND", required=True)
     p = plan_sub.add_parser("show", help="summarise a plan: tasks, subtasks, kinds, templates")
     p.add_argument("plan", help="a plan.json file")
-    p.add_argument("--unit", help="print one unit in full (its ID, task/subtask)")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--unit",
+        help="print every resolved setting of one unit (its ID, task/subtask), by stage",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print the summary (or, with --unit, the unit) as JSON"
+    )
     p.set_defaults(handler=commands.plan_show)
     plan_diff_cmd.register(plan_sub)
 

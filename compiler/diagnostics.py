@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from taskseed.compiler.codes import CODES, Severity
 from taskseed.compiler.source import Span
 
-__all__ = ["Diagnostic", "Diagnostics", "Severity"]
+__all__ = ["Diagnostic", "Diagnostics", "Scope", "Severity"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,7 @@ class Diagnostics:
 
     items: list[Diagnostic] = field(default_factory=list)
     _seen: set[tuple[str, Span | None, str]] = field(default_factory=set)
+    error_count: int = 0
 
     def add(
         self,
@@ -53,7 +54,7 @@ class Diagnostics:
         if key in self._seen:
             return
         self._seen.add(key)
-        self.items.append(
+        self._append(
             Diagnostic(
                 code=code,
                 severity=severity or info.severity,
@@ -69,7 +70,16 @@ class Diagnostics:
             key = (item.code, item.span, item.message)
             if key not in self._seen:
                 self._seen.add(key)
-                self.items.append(item)
+                self._append(item)
+
+    def _append(self, item: Diagnostic) -> None:
+        self.items.append(item)
+        self.error_count += item.severity is Severity.ERROR
+
+    def scope(self, notes: Iterable[str] = ()) -> Scope:
+        """A scope that starts here: whether errors were added since, and the notes
+        that place them (`in subtask x of task y`)."""
+        return Scope(self, tuple(notes), self.error_count)
 
     def __iter__(self) -> Iterator[Diagnostic]:
         return iter(self.items)
@@ -87,3 +97,17 @@ class Diagnostics:
 
     def sorted(self) -> list[Diagnostic]:
         return sorted(self.items, key=Diagnostic.sort_key)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """One unit's share of the diagnostics: `failed` when an error was added after the
+    scope opened (one already reported, for another unit, is not added again)."""
+
+    diagnostics: Diagnostics
+    notes: tuple[str, ...]
+    start: int
+
+    @property
+    def failed(self) -> bool:
+        return self.diagnostics.error_count > self.start

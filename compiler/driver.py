@@ -1,5 +1,10 @@
 """Run the phases in order: load -> validate -> resolve -> templates -> plan.
 
+`compile_paths` reads as the phases: `load` (every file loaded and validated in partial
+mode), `resolve`, then per unit `validate_unit` (full mode and the rules),
+`TemplateChecker.check_unit` and `PlanBuilder.build_unit`; each hands a frozen value to
+the next (`phases.py`), and each unit's errors are counted in its own `Scope`.
+
 Every phase keeps going after an error so that one run reports every problem, each at
 its own span; a unit with errors produces no plan unit, and a plan is returned only
 when there are no errors at all.
@@ -15,18 +20,23 @@ from typing import Any
 import msgspec
 
 from taskseed.compiler.diagnostics import Diagnostics
+from taskseed.compiler.documents import Documents
 from taskseed.compiler.files import Catalog
 from taskseed.compiler.nodes import Node, ScalarNode, to_plain
+from taskseed.compiler.phases import CheckedUnit, Loaded, Resolved
 from taskseed.compiler.plan import PlanBuilder
 from taskseed.compiler.resolve import DEFAULT_SUBTASK, ResolvedUnit, Resolver
 from taskseed.compiler.rules import UnitRules
 from taskseed.compiler.source import SourceFile, Span, display_path
 from taskseed.compiler.spec import TaskSpec
+from taskseed.compiler.templates import TemplateChecker
 from taskseed.compiler.validate import validate_resolved
 from taskseed.contract.plan import Plan, Unit
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 SKIP_DIRS = frozenset({"_templates", "fixtures", ".git", "__pycache__"})
+# Validated subtrees shared between units (`validate.validate_resolved`).
+ValidationMemo = dict[tuple[int, Any, bool], tuple[Node, Node | None]]
 
 
 @dataclass
@@ -99,26 +109,61 @@ def compile_paths(
     checked, never imported."""
     diagnostics = Diagnostics()
     sources: dict[str, SourceFile] = {}
+    loaded = load(paths, allow, diagnostics, sources)  # phases 1 and 2 per file
+    resolved = resolve(loaded, diagnostics)  # phase 3
+    checker = TemplateChecker(diagnostics, sources, loaded.catalog)
+    builder = PlanBuilder(
+        diagnostics, sources, root or Path.cwd(), loaded.catalog, trust_hooks=trust_hooks
+    )
+    memo: ValidationMemo = {}
+    plan_units: list[Unit] = []
+    for unit in resolved.units:
+        checked = validate_unit(unit, resolved, diagnostics, memo)  # phase 2, full mode
+        if checked is None:
+            continue
+        fixture = builder.fixture(checked.spec, checked.tree)
+        row_fields = fixture.fields if fixture is not None else None
+        # Templates are checked even when a rule failed, so that one run reports both.
+        templates = checker.check_unit(checked.spec, checked.tree, unit.vars, row_fields)
+        built = builder.build_unit(checked, fixture, templates)  # phase 5
+        if built is not None:
+            plan_units.append(built)
+    plan = None if diagnostics.has_errors else builder.finish(plan_units)
+    return CompileResult(plan, diagnostics, sources, list(loaded.files), plan_units)
+
+
+def load(
+    paths: Sequence[Path | str],
+    allow: Sequence[Path | str],
+    diagnostics: Diagnostics,
+    sources: dict[str, SourceFile],
+) -> Loaded:
+    """Phase 1 (and 2 for each file): find the spec files, load each and validate it in
+    partial mode (`documents.py`)."""
     inputs = [Path(p) for p in paths]
     catalog = Catalog.of(inputs, [Path(p) for p in allow])
     files = discover(inputs, diagnostics, catalog)
-    resolver = Resolver(diagnostics, sources, catalog)
-    builder = PlanBuilder(
-        diagnostics, sources, root or Path.cwd(), catalog, trust_hooks=trust_hooks
-    )
-
-    resolved: list[ResolvedUnit] = []
-    declared: dict[str, Span] = {}
+    documents = Documents(diagnostics, sources)
     for path in files:
+        documents.get(path)
+    return Loaded(catalog, tuple(files), documents)
+
+
+def resolve(loaded: Loaded, diagnostics: Diagnostics) -> Resolved:
+    """Phase 3: each task file's `extends` chain merged and its subtasks expanded into
+    units (`resolve.py`); a task declared twice is reported and kept once."""
+    resolver = Resolver(diagnostics, loaded.documents, loaded.catalog)
+    units: list[ResolvedUnit] = []
+    declared: dict[str, Span] = {}
+    for path in loaded.files:
         if is_partial(path):
-            resolver.document(path)
             continue
-        units = resolver.units(path)
-        if not units:
+        found = resolver.units(path)
+        if not found:
             _check_complete(resolver, path, diagnostics)
             continue
         task_span = _task_span(resolver, path)
-        task = units[0].task
+        task = found[0].task
         if task in declared:
             diagnostics.add(
                 "TS302",
@@ -128,36 +173,37 @@ def compile_paths(
             )
             continue
         declared[task] = task_span or Span.point(display_path(path), 1, 1)
-        resolved.extend(units)
-
-    plan_units: list[Unit] = []
-    memo: dict[tuple[int, Any, bool], tuple[Node, Node | None]] = {}
+        units.extend(found)
     names: dict[str, set[str]] = {}
-    for unit in resolved:
+    for unit in units:
         names.setdefault(unit.task, set()).add(unit.subtask)
     subtasks = {task: frozenset(found) for task, found in names.items()}
-    for unit in resolved:
-        notes = (
-            ()
-            if unit.subtask == DEFAULT_SUBTASK
-            else (f"in subtask `{unit.subtask}` of task `{unit.task}` (declared at {unit.origin})",)
-        )
-        before = len(diagnostics.errors)
-        tree = validate_resolved(unit.tree, diagnostics, notes[0] if notes else "", memo)
-        if tree is None or len(diagnostics.errors) > before:
-            continue
-        try:
-            spec = msgspec.convert(to_plain(tree), TaskSpec)
-        except msgspec.ValidationError:
-            continue  # the walker reported the cause (an invalid value was removed)
-        UnitRules(diagnostics, tree, notes, subtasks[unit.task]).check(spec)
-        # Templates are checked even when a rule failed, so that one run reports both.
-        built = builder.build_unit(unit, spec, tree, notes, before)
-        if built is not None:
-            plan_units.append(built)
+    return Resolved(tuple(units), subtasks)
 
-    plan = None if diagnostics.has_errors else builder.finish(plan_units)
-    return CompileResult(plan, diagnostics, sources, files, plan_units)
+
+def validate_unit(
+    unit: ResolvedUnit, resolved: Resolved, diagnostics: Diagnostics, memo: ValidationMemo
+) -> CheckedUnit | None:
+    """Phase 2 for a resolved unit: full validation (`validate.py`: required fields
+    present; subtrees shared between units are checked once, through `memo`), the
+    typed spec, then the rules types cannot say (`rules.py`). None when the unit's tree
+    is invalid; a unit that only breaks a rule goes on, so that its templates are
+    checked too."""
+    notes = (
+        ()
+        if unit.subtask == DEFAULT_SUBTASK
+        else (f"in subtask `{unit.subtask}` of task `{unit.task}` (declared at {unit.origin})",)
+    )
+    scope = diagnostics.scope(notes)
+    tree = validate_resolved(unit.tree, diagnostics, notes[0] if notes else "", memo)
+    if tree is None or scope.failed:
+        return None
+    try:
+        spec = msgspec.convert(to_plain(tree), TaskSpec)
+    except msgspec.ValidationError:
+        return None  # the walker reported the cause (an invalid value was removed)
+    UnitRules(diagnostics, tree, notes, resolved.subtasks[unit.task]).check(spec)
+    return CheckedUnit(unit, spec, tree, scope)
 
 
 def _task_span(resolver: Resolver, path: Path) -> Span | None:

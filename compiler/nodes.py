@@ -113,15 +113,3 @@ def lookup(node: Node, path: Path) -> Node | None:
         if current is None:
             return None
     return current
-
-
-def walk_scalars(node: Node, path: Path = ()) -> Iterator[tuple[Path, ScalarNode]]:
-    """Every scalar below `node`, with its path."""
-    if isinstance(node, ScalarNode):
-        yield path, node
-    elif isinstance(node, MapNode):
-        for entry in node.entries.values():
-            yield from walk_scalars(entry.value, (*path, entry.key))
-    else:
-        for index, item in enumerate(node.items):
-            yield from walk_scalars(item, (*path, index))

@@ -1,5 +1,9 @@
 """Phase 5, plan: one plan unit per resolved subtask, with everything the runtime needs.
 
+`PlanBuilder.build_unit` takes a unit checked by the earlier phases (`phases.CheckedUnit`,
+its fixture, and the prompts that passed phase 4) and returns its plan unit, or None
+when the unit has errors; `PlanBuilder.finish` assembles the plan.
+
 Templates and fixtures are embedded once each, keyed by a hash of their content; units
 refer to them by that key. Paths are relative to the plan root, units are sorted by ID,
 JSON keys are sorted, and nothing depends on the clock, so compiling twice gives the
@@ -13,11 +17,11 @@ import os
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -27,6 +31,7 @@ from taskseed.compiler.fixtures import FIXTURE_SUFFIXES, Fixture, FixtureReader
 from taskseed.compiler.hooks import HookChecker, hook_reference, merge_hooks
 from taskseed.compiler.lsh_bands import optimal_bands_rows
 from taskseed.compiler.nodes import MapNode, Node, ScalarNode, SeqNode, lookup
+from taskseed.compiler.phases import CheckedPrompt, CheckedTemplate, CheckedUnit, UnitTemplates
 from taskseed.compiler.resolve import ResolvedUnit
 from taskseed.compiler.source import SourceFile
 from taskseed.compiler.spec import (
@@ -41,14 +46,8 @@ from taskseed.compiler.spec import (
     TaskSpec,
     VerifySpec,
 )
-from taskseed.compiler.templates import (
-    BASE_VARIABLES,
-    ITEM_VARIABLES,
-    Fields,
-    TemplateChecker,
-    TemplateOrigin,
-    record_fields,
-)
+from taskseed.compiler.templates import spec_expressions
+from taskseed.contract.defaults import PER_SEED, SAMPLING
 from taskseed.contract.hooks import GATE
 from taskseed.contract.jinja_budget import BudgetExceeded, within
 from taskseed.contract.language import AUTO, OFF, detect_language, language_code
@@ -80,6 +79,8 @@ from taskseed.contract.plan import (
 )
 from taskseed.contract.records import SeedRecord
 from taskseed.contract.version import VERSION
+
+_T = TypeVar("_T")
 
 EXTRACTORS = {
     "multiple_choice": "option",
@@ -139,13 +140,10 @@ class PlanBuilder:
     _languages: dict[tuple[str, str], str | None] = field(default_factory=dict)
     # Fixture rows each (`seeds.where`, fixture) keeps; a unit that keeps none is warned.
     _kept: dict[tuple[str | None, str], int] = field(default_factory=dict)
-    _sources_checked: dict[int, Node] = field(default_factory=dict)
     _fixtures_by_name: dict[tuple[str, str], Fixture | None] = field(default_factory=dict)
     _evaluation_seconds: float = 0.0
-    expressions_ok: bool = True
 
     def __post_init__(self) -> None:
-        self.checker = TemplateChecker(self.diagnostics, self.sources, self.catalog)
         self.reader = FixtureReader(self.diagnostics, self.sources)
         self.hook_checker = HookChecker(self.diagnostics, self.root)
         self._root = os.path.realpath(self.root)
@@ -169,31 +167,22 @@ class PlanBuilder:
     # ------------------------------------------------------------------- unit
 
     def build_unit(
-        self,
-        resolved: ResolvedUnit,
-        spec: TaskSpec,
-        tree: MapNode,
-        notes: Iterable[str],
-        before: int,
+        self, checked: CheckedUnit, fixture: Fixture | None, templates: UnitTemplates
     ) -> Unit | None:
-        """The plan unit, or None when this unit has errors (counted from `before`)."""
-        notes = tuple(notes)
+        """The plan unit, or None when this unit has errors (in its scope)."""
+        resolved, spec, tree = checked.resolved, checked.spec, checked.tree
+        notes = checked.scope.notes
         fmt = self.format(spec)
-        fixture = self.fixture(spec, tree)
         hooks = self.hooks(spec, tree)
-        mapping = self.mapping(spec, tree, fixture, hooks)
+        mapping = self.mapping(spec, hooks)
         where = _computed(spec.seeds.where, ("seeds", "where"), hooks)
-        fields = record_fields(resolved.vars, msgspec.structs.asdict(fmt))
         steps = []
         for kind in DATA_KINDS:
             kspec: KindSpec | None = getattr(spec.generate, kind)
-            if kspec is None or not kspec.enabled:
+            checked_prompt = templates.steps.get(kind)
+            if kspec is None or checked_prompt is None:
                 continue
-            variables = BASE_VARIABLES if kind == "similar_question" else ITEM_VARIABLES
-            prompt = self.prompt(kspec, tree, ("generate", kind), variables, fields)
-            if prompt is None:
-                continue
-            source = kspec.source or (
+            inputs = kspec.source or (
                 "seed"
                 if kind == "similar_question" or not _enabled(spec, "similar_question")
                 else "similar_question"
@@ -201,18 +190,21 @@ class PlanBuilder:
             steps.append(
                 PlanStep(
                     kind=kind,  # type: ignore[arg-type]
-                    source=source,
-                    per_seed=kspec.per_seed,
-                    prompt=prompt,
-                    sampling=_sampling(kspec.sampling),
+                    inputs=inputs,
+                    per_seed=_given(kspec.per_seed, PER_SEED[kind]),
+                    prompt=self.register_prompt(checked_prompt),
+                    sampling=_sampling(kspec.sampling, kind),
                 )
             )
-        verify = self.verify(spec.verify, tree, fmt, fields)
-        if not self.expressions_ok:
+        verify_prompt = templates.verify
+        verify = self.verify(
+            spec.verify, fmt, self.register_prompt(verify_prompt) if verify_prompt else None
+        )
+        if not templates.expressions_ok:
             return None
         seed_files = self.local_files(tree, ("seeds", "files"), spec.seeds.files)
         eval_files = self.local_files(tree, ("decontaminate", "files"), spec.decontaminate.files)
-        if len(self.diagnostics.errors) > before:
+        if checked.scope.failed:
             return None
         fixture_id = None
         key: tuple[str, str] | None = None
@@ -226,7 +218,7 @@ class PlanBuilder:
                 )
                 self.check_fixture_kept(fixture, fixture_id, where, resolved, tree, notes)
                 language = self.language(spec, key, fixture, mapping, fmt, resolved)
-        if len(self.diagnostics.errors) > before:
+        if checked.scope.failed:
             return None
         unit = Unit(
             id=f"{resolved.task}/{resolved.subtask}",
@@ -251,7 +243,7 @@ class PlanBuilder:
             verify=verify,
             filters=_filters(spec, mapping, language, self.seed_facts(key)),
             dedup=_dedup(spec),
-            decontaminate=self.decontaminate(spec, tree, resolved.subtask, eval_files),
+            decontaminate=self.decontaminate(spec, resolved.subtask, eval_files),
             hooks=merge_hooks(list(hooks.values())),
         )
         unit.fingerprint = content_id(msgspec.json.encode(unit, order="deterministic"))
@@ -303,7 +295,7 @@ class PlanBuilder:
     def hooks(self, spec: TaskSpec, tree: MapNode) -> dict[tuple[str, ...], PlanHook]:
         """Every field given by a Python hook, checked statically (never imported)."""
         found: dict[tuple[str, ...], PlanHook] = {}
-        for path, value in _expressions(spec):
+        for path, value in spec_expressions(spec):
             if not isinstance(value, HookSpec):
                 continue
             node = lookup(tree, (*path, "hook")) or lookup(tree, path) or tree
@@ -380,13 +372,10 @@ class PlanBuilder:
             fixture=fixture_id,
         )
 
-    def decontaminate(
-        self, spec: TaskSpec, tree: MapNode, subtask: str, files: list[str]
-    ) -> PlanDecontaminate:
+    @staticmethod
+    def decontaminate(spec: TaskSpec, subtask: str, files: list[str]) -> PlanDecontaminate:
         d = spec.decontaminate
         splits = list(d.splits) if d.splits is not None else list(spec.seeds.eval_splits)
-        if d.sources:
-            self.check_source_mappings(tree)
         dedup = _dedup(spec)
         bands, rows = optimal_bands_rows(d.threshold, dedup.num_perm)
         minhash = msgspec.structs.replace(
@@ -409,42 +398,11 @@ class PlanBuilder:
             minhash=minhash,
         )
 
-    def check_source_mappings(self, tree: MapNode) -> None:
-        """Parse the text mappings of `decontaminate.sources` (the checker caches them
-        per text and place): syntax and filters only, as no fixture describes the
-        benchmark's rows."""
-        sources = lookup(tree, ("decontaminate", "sources"))
-        if not isinstance(sources, SeqNode) or id(sources) in self._sources_checked:
-            return
-        # Units that inherit the list share its nodes; keep the node so its id stays its own.
-        self._sources_checked[id(sources)] = sources
-        for item in sources.items:
-            mapping = item.get("mapping") if isinstance(item, MapNode) else None
-            if not isinstance(mapping, MapNode):
-                continue
-            for entry in mapping:
-                node = entry.value
-                if isinstance(node, ScalarNode) and isinstance(node.value, str):
-                    self.checker.check_expression(node.value, node, None)
-
-    def mapping(
-        self,
-        spec: TaskSpec,
-        tree: MapNode,
-        fixture: Fixture | None,
-        hooks: dict[tuple[str, ...], PlanHook],
-    ) -> PlanMapping:
-        row_fields = fixture.fields if fixture is not None else None
-        self.expressions_ok = True
-        for path, text in _expressions(spec):
-            node = lookup(tree, path)
-            if isinstance(node, ScalarNode) and isinstance(text, str):
-                # A failure can repeat one already reported (the same span and message
-                # in another subtask), so it is remembered here, not counted.
-                self.expressions_ok &= self.checker.check_expression(text, node, row_fields)
+    @staticmethod
+    def mapping(spec: TaskSpec, hooks: dict[tuple[str, ...], PlanHook]) -> PlanMapping:
         m = spec.mapping
         answer = m.answer
-        source: Literal["index", "label", "text"] = (
+        given_as: Literal["index", "label", "text"] = (
             "index" if answer.index is not None else "label" if answer.label else "text"
         )
         given = answer.index if answer.index is not None else answer.label or answer.text or ""
@@ -454,8 +412,8 @@ class PlanBuilder:
             context=_computed(m.context, ("mapping", "context"), hooks),
             choices=_listed(m.choices, ("mapping", "choices"), hooks),
             answer=PlanAnswer(
-                source=source,
-                value=_computed(given, (*a, source), hooks) or "",
+                given_as=given_as,
+                value=_computed(given, (*a, given_as), hooks) or "",
                 labels=_listed(answer.labels, (*a, "labels"), hooks),
                 aliases=_computed(answer.aliases, (*a, "aliases"), hooks),
             ),
@@ -468,57 +426,8 @@ class PlanBuilder:
             },
         )
 
-    def prompt(
-        self,
-        fields_spec: KindSpec | VerifySpec,
-        tree: MapNode,
-        path: tuple[str, ...],
-        variables: tuple[str, ...],
-        fields: Fields,
-    ) -> PlanPrompt | None:
-        user_id: str | None = None
-        if fields_spec.template is not None:
-            node = lookup(tree, (*path, "template"))
-            span = node.span if node is not None else tree.span
-            spec_file = _path(span.file)
-            source = self.checker.find_named(fields_spec.template, spec_file, span)
-            if source is not None:
-                origin = TemplateOrigin.from_file(source)
-                if self.checker.check_template(source.text, origin, variables, fields):
-                    user_id = self.register_template(source.text, self.relative(source.path))
-        elif fields_spec.prompt is not None:
-            user_id = self.inline(fields_spec.prompt, tree, (*path, "prompt"), variables, fields)
-        system_id = None
-        if fields_spec.system is not None:
-            system_id = self.inline(fields_spec.system, tree, (*path, "system"), variables, fields)
-            if system_id is None:
-                return None
-        if user_id is None:
-            return None
-        return PlanPrompt(user=user_id, system=system_id)
-
-    def inline(
-        self,
-        text: str,
-        tree: MapNode,
-        path: tuple[str, ...],
-        variables: tuple[str, ...],
-        fields: Fields,
-    ) -> str | None:
-        node = lookup(tree, path)
-        assert isinstance(node, ScalarNode)
-        origin = TemplateOrigin.from_scalar(node)
-        if not self.checker.check_template(text, origin, variables, fields):
-            return None
-        where = f"{self.relative(_path(node.span.file))}:{origin.line}"
-        return self.register_template(text, where)
-
-    def verify(
-        self, spec: VerifySpec, tree: MapNode, fmt: PlanFormat, fields: Fields
-    ) -> PlanVerify:
-        prompt = None
-        if spec.enabled:
-            prompt = self.prompt(spec, tree, ("verify",), ITEM_VARIABLES, fields)
+    @staticmethod
+    def verify(spec: VerifySpec, fmt: PlanFormat, prompt: PlanPrompt | None) -> PlanVerify:
         extractor = EXTRACTORS[fmt.type] if spec.extractor == "auto" else spec.extractor
         return PlanVerify(
             enabled=spec.enabled,
@@ -526,14 +435,27 @@ class PlanBuilder:
             threshold=spec.threshold,
             extractor=extractor,  # type: ignore[arg-type]
             prompt=prompt,
-            sampling=_sampling(spec.sampling),
+            sampling=_sampling(spec.sampling, "verify"),
         )
 
     # ------------------------------------------------------------ embedding
 
+    def register_prompt(self, prompt: CheckedPrompt) -> PlanPrompt:
+        user = self.register(prompt.user)
+        system = self.register(prompt.system) if prompt.system is not None else None
+        return PlanPrompt(user=user, system=system)
+
+    def register(self, template: CheckedTemplate) -> str:
+        """Embed a checked template; its origin is its file relative to the plan root,
+        and the line where its text starts when a spec holds it."""
+        origin = self.relative(template.file)
+        if template.line is not None:
+            origin = f"{origin}:{template.line}"
+        return self.register_template(template.text, origin)
+
     def register_template(self, text: str, origin: str) -> str:
         key = _text_id(text)
-        self.templates.setdefault(key, PlanTemplate(source=text, origin=origin))
+        self.templates.setdefault(key, PlanTemplate(text=text, origin=origin))
         return key
 
     def register_fixture(self, fixture: Fixture) -> str:
@@ -773,12 +695,6 @@ def resolved_dir(tree: MapNode) -> Path:
 
 
 @lru_cache(maxsize=4096)
-def _path(name: str) -> Path:
-    """Spans name their files by string; the compiler asks for the same few many times."""
-    return Path(name)
-
-
-@lru_cache(maxsize=4096)
 def _folder(name: str) -> Path:
     return Path(name).parent
 
@@ -806,36 +722,21 @@ def _enabled(spec: TaskSpec, kind: str) -> bool:
     return kspec is not None and kspec.enabled
 
 
-def _expressions(spec: TaskSpec) -> list[tuple[tuple[str, ...], object]]:
-    m = spec.mapping
-    a = m.answer
-    out: list[tuple[tuple[str, ...], object]] = [
-        (("mapping", "question"), m.question),
-        (("mapping", "context"), m.context),
-        (("mapping", "choices"), m.choices),
-        (("mapping", "rationale"), m.rationale),
-        (("mapping", "tests"), m.tests),
-        (("mapping", "id"), m.id),
-        (("mapping", "answer", "index"), a.index),
-        (("mapping", "answer", "label"), a.label),
-        (("mapping", "answer", "labels"), a.labels),
-        (("mapping", "answer", "text"), a.text),
-        (("mapping", "answer", "aliases"), a.aliases),
-        (("seeds", "where"), spec.seeds.where),
-    ]
-    out.extend((("mapping", "metadata", name), text) for name, text in m.metadata.items())
-    return out
-
-
-def _sampling(spec: SamplingSpec | None) -> PlanSampling:
+def _sampling(spec: SamplingSpec | None, kind: str) -> PlanSampling:
+    """A request's final sampling: the spec's fields over the kind's defaults."""
     spec = spec or SamplingSpec()
+    default = SAMPLING[kind]
     return PlanSampling(
-        temperature=spec.temperature,
-        top_p=spec.top_p,
-        max_tokens=spec.max_tokens,
+        temperature=_given(spec.temperature, default.temperature),
+        top_p=_given(spec.top_p, default.top_p),
+        max_tokens=_given(spec.max_tokens, default.max_tokens),
         stop=list(spec.stop),
         seed=spec.seed,
     )
+
+
+def _given(value: _T | None, default: _T) -> _T:
+    return default if value is None else value
 
 
 def _filters(
@@ -863,15 +764,15 @@ def _filters(
     # labels, the same for every item (and in every language of a task): they are not
     # checked for their language, and a question may name them.
     fixed_options = isinstance(mapping.choices, list)
-    code, source = language
-    checked = PlanLanguage(code=code, source=source)
+    code, code_from = language
+    checked = PlanLanguage(code=code, code_from=code_from)
     if f.language is not None and code is not None:
         fields: list[str] = list(f.language.fields)
         if fixed_options:
             fields = [name for name in fields if name != "choices"]
         checked = PlanLanguage(
             code=code,
-            source=source,
+            code_from=code_from,
             fields=fields,
             min_length=f.language.min_length,
             min_script_share=f.language.min_script_share,

@@ -222,24 +222,28 @@ def diff_plans(old: Plan, new: Plan) -> PlanDiff:
 # ------------------------------------------------------------------ one unit
 
 
-def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
-    """Mappings become dotted paths (an empty one: none); lists and scalars are leaves."""
-    if isinstance(value, dict):
+def _flatten(value: Any, prefix: str, out: dict[str, Any], empty: bool = False) -> None:
+    """Mappings become dotted paths (an empty one: none, or a leaf with `empty`); lists
+    and scalars are leaves."""
+    if isinstance(value, dict) and (value or not empty or not prefix):
         for key in sorted(value):
-            _flatten(value[key], f"{prefix}.{key}" if prefix else str(key), out)
+            _flatten(value[key], f"{prefix}.{key}" if prefix else str(key), out, empty)
     else:
         out[prefix] = value
 
 
-def _views(plan: Plan, unit: Unit) -> tuple[dict[str, Any], dict[str, str], Any]:
-    """A unit's settings as dotted paths, its templates by where it uses them, and its
-    fixture; template and fixture keys (content hashes) are replaced by content."""
+def unit_views(
+    plan: Plan, unit: Unit, empty: bool = False
+) -> tuple[dict[str, Any], dict[str, str], Any]:
+    """A unit's settings as dotted paths (empty mappings as settings of their own with
+    `empty`), its templates by where it uses them, and its fixture; template and fixture
+    keys (content hashes) are replaced by content."""
     data: dict[str, Any] = msgspec.to_builtins(unit)
     data.pop("fingerprint", None)
     templates: dict[str, str] = {}
     steps = {step.pop("kind"): step for step in data.pop("steps")}
     data["steps"] = steps
-    prompts = [(f"steps.{kind}.prompt", step.get("prompt")) for kind, step in steps.items()]
+    prompts = [(f"steps.{kind}.prompt", step.pop("prompt")) for kind, step in steps.items()]
     prompts.append(("verify.prompt", data["verify"].pop("prompt", None) or {}))
     for where, prompt in prompts:
         for role in ("user", "system"):
@@ -249,13 +253,13 @@ def _views(plan: Plan, unit: Unit) -> tuple[dict[str, Any], dict[str, str], Any]
     fixture_key = data["seeds"].pop("fixture", None)
     fixture = plan.fixtures.get(fixture_key) if fixture_key is not None else None
     flat: dict[str, Any] = {}
-    _flatten(data, "", flat)
+    _flatten(data, "", flat, empty)
     return flat, templates, fixture
 
 
 def diff_units(old_plan: Plan, old: Unit, new_plan: Plan, new: Unit) -> UnitChange:
-    old_flat, old_templates, old_fixture = _views(old_plan, old)
-    new_flat, new_templates, new_fixture = _views(new_plan, new)
+    old_flat, old_templates, old_fixture = unit_views(old_plan, old)
+    new_flat, new_templates, new_fixture = unit_views(new_plan, new)
     change = UnitChange(
         id=new.id,
         origin=new.origin,
@@ -273,8 +277,8 @@ def diff_units(old_plan: Plan, old: Unit, new_plan: Plan, new: Unit) -> UnitChan
         a_key, b_key = old_templates.get(path), new_templates.get(path)
         a_tpl = old_plan.templates.get(a_key) if a_key else None
         b_tpl = new_plan.templates.get(b_key) if b_key else None
-        a_text = a_tpl.source if a_tpl else ""
-        b_text = b_tpl.source if b_tpl else ""
+        a_text = a_tpl.text if a_tpl else ""
+        b_text = b_tpl.text if b_tpl else ""
         if a_tpl is not None and b_tpl is not None and a_text == b_text:
             continue
         a_origin = a_tpl.origin if a_tpl else None

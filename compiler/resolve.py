@@ -1,7 +1,8 @@
 """Phase 3, resolve: `extends` chains, then subtasks (lists and matrices).
 
-Each file is loaded and validated once (partial mode), its `extends` files are resolved
-depth-first with cycle detection, and the result is merged by the rules in `merge.py`.
+Each file comes from the document store (`documents.py`: loaded and validated in partial
+mode once), its `extends` files are resolved depth-first with cycle detection, and the
+result is merged by the rules in `merge.py`.
 Then the task's subtasks are expanded into units: one merged tree per subtask, each
 value still carrying the span of the file that wrote it.
 """
@@ -16,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from taskseed.compiler.diagnostics import Diagnostics
+from taskseed.compiler.documents import Documents
 from taskseed.compiler.files import Catalog, Refusal
-from taskseed.compiler.load import load_file
 from taskseed.compiler.merge import merge, strip_nulls, without
 from taskseed.compiler.nodes import Entry, MapNode, Node, ScalarNode, SeqNode, to_plain
-from taskseed.compiler.source import SourceFile, Span, display_path
-from taskseed.compiler.validate import validate_document
+from taskseed.compiler.source import Span, display_path
 from taskseed.contract.suggest import did_you_mean
 
 DEFAULT_SUBTASK = "default"
@@ -47,22 +47,11 @@ class ResolvedUnit:
 @dataclass
 class Resolver:
     diagnostics: Diagnostics
-    sources: dict[str, SourceFile]
+    documents: Documents
     catalog: Catalog
-    _files: dict[Path, MapNode | None] = field(default_factory=dict)
     _resolved: dict[Path, MapNode | None] = field(default_factory=dict)
-    _shown: dict[Path, Path] = field(default_factory=dict)  # real path -> as named
 
     # ------------------------------------------------------------------ files
-
-    def document(self, path: Path, named_at: Span | None = None) -> MapNode | None:
-        """A file loaded and validated in partial mode (cached by its real path)."""
-        key = path.resolve()
-        if key not in self._files:
-            shown = self._shown.get(key, path)
-            root = load_file(shown, self.diagnostics, self.sources, str(key), named_at)
-            self._files[key] = validate_document(root, self.diagnostics) if root else None
-        return self._files[key]
 
     def resolve_file(
         self, path: Path, stack: tuple[Path, ...] = (), named_at: Span | None = None
@@ -71,7 +60,7 @@ class Resolver:
         key = path.resolve()
         if key in self._resolved:
             return self._resolved[key]
-        root = self.document(path, named_at)
+        root = self.documents.get(path, named_at)
         if root is None:
             self._resolved[key] = None
             return None
@@ -93,7 +82,7 @@ class Resolver:
                 self.diagnostics.add(
                     "TS311",
                     f"`extends` chains are limited to {MAX_EXTENDS_DEPTH} files; this one goes "
-                    f"on past {display_path(self._shown.get(key, key))}",
+                    f"on past {display_path(self.documents.shown(key))}",
                     span,
                     label="not followed",
                 )
@@ -102,7 +91,7 @@ class Resolver:
                 self.diagnostics.add(
                     "TS300",
                     f"`extends` names a file that does not exist: "
-                    f"{display_path(self._shown.get(target, target))}",
+                    f"{display_path(self.documents.shown(target))}",
                     span,
                     label="not found",
                 )
@@ -139,7 +128,7 @@ class Resolver:
                 )
                 continue
             target = Path(located.real)
-            self._shown.setdefault(target, located.path)
+            self.documents.name(target, located.path)
             out.append((target, item.span))
         return out
 

@@ -25,6 +25,37 @@ def _with_header(schema: dict[str, Any], title: str, description: str) -> dict[s
     return {"$schema": DRAFT, "title": title, "description": description, **schema}
 
 
+def _with_defaults(schema: dict[str, Any], root: type) -> dict[str, Any]:
+    """msgspec writes a field's default only when it is a constant or an empty list or
+    dict; add the ones made by a factory (`["question", "context"]`), so that editors
+    show every default the structs give (sections excepted: their fields show theirs)."""
+    defs = schema.get("$defs", {})
+    seen: set[type] = set()
+    stack: list[Any] = [msgspec.inspect.type_info(root)]
+    while stack:
+        tp = stack.pop()
+        if isinstance(tp, msgspec.inspect.UnionType):
+            stack.extend(tp.types)
+        elif isinstance(tp, msgspec.inspect.ListType):
+            stack.append(tp.item_type)
+        elif isinstance(tp, msgspec.inspect.DictType):
+            stack.append(tp.value_type)
+        elif isinstance(tp, msgspec.inspect.StructType) and tp.cls not in seen:
+            seen.add(tp.cls)
+            properties = defs.get(tp.cls.__name__, {}).get("properties", {})
+            for field in tp.fields:
+                stack.append(field.type)
+                if (
+                    field.default_factory is msgspec.NODEFAULT
+                    or field.encode_name not in properties
+                ):
+                    continue
+                value = field.default_factory()
+                if not isinstance(value, msgspec.Struct):
+                    properties[field.encode_name].setdefault("default", msgspec.to_builtins(value))
+    return schema
+
+
 def _drop_required(value: Any) -> Any:
     """The schema of a partial file: every field optional, at every depth."""
     if isinstance(value, dict):
@@ -36,7 +67,7 @@ def _drop_required(value: Any) -> Any:
 
 def _taskspec() -> dict[str, Any]:
     return _with_header(
-        msgspec.json.schema(TaskSpec),
+        _with_defaults(msgspec.json.schema(TaskSpec), TaskSpec),
         "taskseed task spec, version 1",
         "A task spec: seed source, record mapping, answer format, subtasks and what to "
         "generate. Put `# yaml-language-server: $schema=<path to this file>` on a spec's "
@@ -45,7 +76,7 @@ def _taskspec() -> dict[str, Any]:
 
 
 def _defaults() -> dict[str, Any]:
-    schema = _drop_required(msgspec.json.schema(TaskSpec))
+    schema = _drop_required(_with_defaults(msgspec.json.schema(TaskSpec), TaskSpec))
     return _with_header(
         schema,
         "taskseed shared defaults (a partial task spec)",
@@ -54,7 +85,9 @@ def _defaults() -> dict[str, Any]:
 
 
 def _generated(struct: type, title: str, description: str) -> Callable[[], dict[str, Any]]:
-    return lambda: _with_header(msgspec.json.schema(struct), title, description)
+    return lambda: _with_header(
+        _with_defaults(msgspec.json.schema(struct), struct), title, description
+    )
 
 
 SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {

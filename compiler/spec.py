@@ -210,21 +210,18 @@ class FreeFormFormat(AnswerFormatBase, tag="free_form", kw_only=True):
 AnswerFormat = (
     MultipleChoiceFormat | NumericFormat | ShortAnswerFormat | CodeFormat | FreeFormFormat
 )
-ANSWER_FORMATS: tuple[str, ...] = (
-    "multiple_choice",
-    "numeric",
-    "short_answer",
-    "code",
-    "free_form",
-)
+
+
+BY_KIND = "Left out: the request kind's default (contract/defaults.py, docs/taskspec.md)."
 
 
 class SamplingSpec(Strict, kw_only=True):
-    """Sampling parameters for one engine request."""
+    """Sampling parameters for one engine request; each left out takes the request
+    kind's default."""
 
-    temperature: Annotated[float, Meta(ge=0, le=2)] = 0.7
-    top_p: Annotated[float, Meta(gt=0, le=1)] = 0.95
-    max_tokens: Annotated[int, Meta(ge=1, le=131072)] = 512
+    temperature: Annotated[float, Meta(ge=0, le=2, description=BY_KIND)] | None = None
+    top_p: Annotated[float, Meta(gt=0, le=1, description=BY_KIND)] | None = None
+    max_tokens: Annotated[int, Meta(ge=1, le=131072, description=BY_KIND)] | None = None
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
 
@@ -248,7 +245,7 @@ class KindSpec(PromptFields, kw_only=True):
         Literal["seed", "similar_question"] | None,
         Meta(description="What the kind starts from: the seed or the similar questions."),
     ] = field(default=None, name="from")
-    per_seed: Annotated[int, Meta(ge=1, le=64)] = 1
+    per_seed: Annotated[int, Meta(ge=1, le=64, description=BY_KIND)] | None = None
     sampling: SamplingSpec | None = None
 
 
@@ -320,7 +317,9 @@ class LanguageFilterSpec(Strict, kw_only=True):
 class RepetitionSpec(Strict, kw_only=True):
     """Gopher-style repetition checks (Rae et al. 2021) on longer generated texts."""
 
-    fields: list[TextField] = field(default_factory=lambda: ["question", "context", "rationale"])
+    # Short questions repeat little by nature; contexts and rationales are where a
+    # looping model shows.
+    fields: list[TextField] = field(default_factory=lambda: ["context", "rationale"])
     min_words: Annotated[
         int,
         Meta(
@@ -428,7 +427,9 @@ class DedupSpec(Strict, kw_only=True):
         Probability, Meta(description="Jaccard similarity to call a duplicate.")
     ] = 0.8
     shingle: Literal["word", "char"] = "word"
-    ngram: Annotated[int, Meta(ge=1, le=64)] = 5
+    ngram: Annotated[
+        int, Meta(ge=1, le=64, description="Words (or characters) in one shingle.")
+    ] = 3
     num_perm: Annotated[int, Meta(ge=16, le=1024)] = 128
     bands: Annotated[int, Meta(ge=1)] | None = None
     rows: Annotated[int, Meta(ge=1)] | None = None

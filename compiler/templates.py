@@ -4,7 +4,8 @@ Each template is parsed once (cached by its text), its free variables are checke
 against what the step will provide, attribute reads on records (`seed.questoin`) are
 checked against the record's fields, unknown filters are reported, and every error is
 mapped back to the line inside the YAML file (or the shared `.j2` file) where the
-template text was written.
+template text was written. `TemplateChecker.check_unit` runs the phase for one unit and
+hands the prompts that passed to the plan (`phases.UnitTemplates`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from jinja2 import TemplateSyntaxError, meta, nodes
 
@@ -29,10 +31,13 @@ from taskseed.compiler.files import (
     name_problem,
     read_source,
 )
-from taskseed.compiler.nodes import ScalarNode
+from taskseed.compiler.nodes import MapNode, Node, ScalarNode, SeqNode, lookup
+from taskseed.compiler.phases import CheckedPrompt, CheckedTemplate, UnitTemplates
 from taskseed.compiler.source import SourceFile, Span, display_path, split_lines
+from taskseed.compiler.spec import DATA_KINDS, KindSpec, TaskSpec, VerifySpec
 from taskseed.contract.jinja_env import environment, parse
 from taskseed.contract.mapping import classify
+from taskseed.contract.plan import PlanFormat
 from taskseed.contract.records import ITEM_FIELDS, RECORD_FIELDS, TASK_FIELDS
 from taskseed.contract.suggest import did_you_mean
 
@@ -89,6 +94,105 @@ class TemplateChecker:
     _files: dict[str, SourceFile | None] = field(default_factory=dict)
     _checked: dict[tuple[object, ...], bool] = field(default_factory=dict)
     _named: dict[tuple[str, str], SourceFile | None] = field(default_factory=dict)
+    _sources_checked: dict[int, Node] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------- units
+
+    def check_unit(
+        self,
+        spec: TaskSpec,
+        tree: MapNode,
+        unit_vars: Iterable[str],
+        row_fields: tuple[str, ...] | None,
+    ) -> UnitTemplates:
+        """Phase 4 for one unit: its mapping expressions (names against the fixture
+        rows' fields, when it has a fixture), the prompt of each enabled data kind and
+        of verification, and the mappings of `decontaminate.sources`."""
+        expressions_ok = True
+        for path, text in spec_expressions(spec):
+            node = lookup(tree, path)
+            if isinstance(node, ScalarNode) and isinstance(text, str):
+                # A failure can repeat one already reported (the same span and message
+                # in another subtask), so it is remembered here, not counted.
+                expressions_ok &= self.check_expression(text, node, row_fields)
+        fields = record_fields(unit_vars, PlanFormat.__struct_fields__)
+        steps: dict[str, CheckedPrompt] = {}
+        for kind in DATA_KINDS:
+            kspec: KindSpec | None = getattr(spec.generate, kind)
+            if kspec is None or not kspec.enabled:
+                continue
+            variables = BASE_VARIABLES if kind == "similar_question" else ITEM_VARIABLES
+            prompt = self.prompt(kspec, tree, ("generate", kind), variables, fields)
+            if prompt is not None:
+                steps[kind] = prompt
+        verify = None
+        if spec.verify.enabled:
+            verify = self.prompt(spec.verify, tree, ("verify",), ITEM_VARIABLES, fields)
+        if spec.decontaminate.sources:
+            self.check_source_mappings(tree)
+        return UnitTemplates(expressions_ok, steps, verify)
+
+    def prompt(
+        self,
+        fields_spec: KindSpec | VerifySpec,
+        tree: MapNode,
+        path: tuple[str, ...],
+        variables: tuple[str, ...],
+        fields: Fields,
+    ) -> CheckedPrompt | None:
+        """A prompt's user template (named or inline) and its system text, when both
+        pass; each is checked either way."""
+        user: CheckedTemplate | None = None
+        if fields_spec.template is not None:
+            node = lookup(tree, (*path, "template"))
+            span = node.span if node is not None else tree.span
+            source = self.find_named(fields_spec.template, _path(span.file), span)
+            if source is not None:
+                origin = TemplateOrigin.from_file(source)
+                if self.check_template(source.text, origin, variables, fields):
+                    user = CheckedTemplate(source.text, source.path)
+        elif fields_spec.prompt is not None:
+            user = self.inline(fields_spec.prompt, tree, (*path, "prompt"), variables, fields)
+        system = None
+        if fields_spec.system is not None:
+            system = self.inline(fields_spec.system, tree, (*path, "system"), variables, fields)
+            if system is None:
+                return None
+        if user is None:
+            return None
+        return CheckedPrompt(user, system)
+
+    def inline(
+        self,
+        text: str,
+        tree: MapNode,
+        path: tuple[str, ...],
+        variables: tuple[str, ...],
+        fields: Fields,
+    ) -> CheckedTemplate | None:
+        node = lookup(tree, path)
+        assert isinstance(node, ScalarNode)
+        origin = TemplateOrigin.from_scalar(node)
+        if not self.check_template(text, origin, variables, fields):
+            return None
+        return CheckedTemplate(text, _path(node.span.file), origin.line)
+
+    def check_source_mappings(self, tree: MapNode) -> None:
+        """Parse the text mappings of `decontaminate.sources` (cached per text and
+        place): syntax and filters only, as no fixture describes the benchmark's rows."""
+        sources = lookup(tree, ("decontaminate", "sources"))
+        if not isinstance(sources, SeqNode) or id(sources) in self._sources_checked:
+            return
+        # Units that inherit the list share its nodes; keep the node so its id stays its own.
+        self._sources_checked[id(sources)] = sources
+        for item in sources.items:
+            mapping = item.get("mapping") if isinstance(item, MapNode) else None
+            if not isinstance(mapping, MapNode):
+                continue
+            for entry in mapping:
+                node = entry.value
+                if isinstance(node, ScalarNode) and isinstance(node.value, str):
+                    self.check_expression(node.value, node, None)
 
     # ----------------------------------------------------------- named templates
 
@@ -418,6 +522,34 @@ def _name_problem(name: str) -> str | None:
         if part.startswith("."):
             return "has a part that starts with a dot"
     return None
+
+
+@lru_cache(maxsize=4096)
+def _path(name: str) -> Path:
+    """Spans name their files by string; the compiler asks for the same few many times."""
+    return Path(name)
+
+
+def spec_expressions(spec: TaskSpec) -> list[tuple[tuple[str, ...], Any]]:
+    """Every field of a spec that holds an expression (or a hook), by its path."""
+    m = spec.mapping
+    a = m.answer
+    out: list[tuple[tuple[str, ...], Any]] = [
+        (("mapping", "question"), m.question),
+        (("mapping", "context"), m.context),
+        (("mapping", "choices"), m.choices),
+        (("mapping", "rationale"), m.rationale),
+        (("mapping", "tests"), m.tests),
+        (("mapping", "id"), m.id),
+        (("mapping", "answer", "index"), a.index),
+        (("mapping", "answer", "label"), a.label),
+        (("mapping", "answer", "labels"), a.labels),
+        (("mapping", "answer", "text"), a.text),
+        (("mapping", "answer", "aliases"), a.aliases),
+        (("seeds", "where"), spec.seeds.where),
+    ]
+    out.extend((("mapping", "metadata", name), text) for name, text in m.metadata.items())
+    return out
 
 
 def record_fields(vars_keys: Iterable[str], format_fields: Iterable[str]) -> Fields:

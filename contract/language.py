@@ -313,11 +313,6 @@ def _unsigned(values: Any) -> Any:
     return out
 
 
-def scores(text: str) -> dict[str, float]:
-    """The identifier's probability for each language (summing to 1)."""
-    return dict(_identifier().rank(text))
-
-
 @dataclass(frozen=True, slots=True)
 class Guess:
     code: str

@@ -157,16 +157,16 @@ def normalize(
     spec = mapping.answer
     index: int | None = None
     label: str | None = None
-    raw = _evaluate(f"answer.{spec.source}", spec.value, row)
-    if spec.source == "text":
+    raw = _evaluate(f"answer.{spec.given_as}", spec.value, row)
+    if spec.given_as == "text":
         answer = _text("answer.text", raw, required=True)
         assert answer is not None
         if choices is not None and answer in choices:
             index = choices.index(answer)
     else:
         if choices is None:
-            raise MappingError(f"answer.{spec.source}", "needs `choices`")
-        if spec.source == "index":
+            raise MappingError(f"answer.{spec.given_as}", "needs `choices`")
+        if spec.given_as == "index":
             index = _index(raw, len(choices))
         else:
             labels = _labels(spec.labels, row, len(choices), fmt.labels)
@@ -206,7 +206,7 @@ def normalize(
         answer=answer,
         answer_index=index,
         answer_label=label,
-        answer_source=spec.source,
+        answer_source=spec.given_as,
         answer_aliases=aliases,
         rationale=rationale,
         tests=tests,

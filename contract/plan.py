@@ -21,6 +21,8 @@ class Base(msgspec.Struct, kw_only=True, omit_defaults=False):
 
 
 class PlanSource(Base, kw_only=True):
+    """The seed dataset's citation and licence: the spec's `source` section."""
+
     citation: str | None = None  # None only where validation warned (TS600)
     license: str
     url: str | None = None
@@ -46,7 +48,8 @@ class PlanSeeds(Base, kw_only=True):
 
 
 class PlanAnswer(Base, kw_only=True):
-    source: Literal["index", "label", "text"]
+    # What `value` gives: the answer's option index, its label, or its text.
+    given_as: Literal["index", "label", "text"]
     value: str  # the expression
     labels: str | list[str] | None = None
     aliases: str | None = None
@@ -96,7 +99,7 @@ class PlanPrompt(Base, kw_only=True):
 
 class PlanStep(Base, kw_only=True):
     kind: Literal["similar_question", "answer_enriched", "context_enriched"]
-    source: Literal["seed", "similar_question"]
+    inputs: Literal["seed", "similar_question"]  # the items it starts from (spec: `from`)
     per_seed: int
     prompt: PlanPrompt
     sampling: PlanSampling
@@ -125,7 +128,7 @@ class PlanLanguage(Base, kw_only=True):
     """The subtask's language and how the language filter checks it."""
 
     code: str | None = None  # the identifier's code (`ko`); None: unknown or off
-    source: Literal["spec", "fixtures"] | None = None  # where `code` came from
+    code_from: Literal["spec", "fixtures"] | None = None  # where `code` came from
     fields: list[str] = msgspec.field(default_factory=list)  # empty: not checked
     min_length: float = 20.0
     min_script_share: float = 0.3
@@ -245,7 +248,7 @@ class Unit(Base, kw_only=True):
 
 
 class PlanTemplate(Base, kw_only=True):
-    source: str
+    text: str  # the Jinja source
     origin: str  # "taskspecs/_templates/x.j2" or "taskspecs/reasoning/arc.yaml:40"
 
 

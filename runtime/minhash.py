@@ -474,9 +474,7 @@ def _sketch_chunk(
 class MinHasher:
     """Sketches texts for one (num_perm, shingle, ngram) setting."""
 
-    def __init__(
-        self, num_perm: int, shingle: Literal["word", "char"] = "word", ngram: int = 5
-    ) -> None:
+    def __init__(self, num_perm: int, shingle: Literal["word", "char"], ngram: int) -> None:
         if num_perm < 1 or ngram < 1:
             raise ValueError("num_perm and ngram must be positive")
         if shingle not in ("word", "char"):

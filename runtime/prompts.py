@@ -86,9 +86,9 @@ def render(
     }
     messages = []
     if prompt.system is not None:
-        text = _compiled(plan.templates[prompt.system].source).render(context).strip()
+        text = _compiled(plan.templates[prompt.system].text).render(context).strip()
         messages.append(Message("system", text))
-    user = _compiled(plan.templates[prompt.user].source).render(context).strip()
+    user = _compiled(plan.templates[prompt.user].text).render(context).strip()
     messages.append(Message("user", user))
     return tuple(messages)
 

@@ -230,7 +230,7 @@ class _UnitRunner:
             step = self.steps.get(kind)
             if step is None:
                 continue
-            inputs = base if step.source == "similar_question" else [self.context.seed_item(seed)]
+            inputs = base if step.inputs == "similar_question" else [self.context.seed_item(seed)]
             batches = await gather(self.enrich.run(step, item, current) for item in inputs)
             enriched = [item for batch in batches for item in batch]
             filtered = await self.filter.run(enriched, funnel)

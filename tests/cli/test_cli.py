@@ -60,7 +60,7 @@ def test_compile_writes_plan_and_show_reads_it(tmp_path: Path) -> None:
     assert "knowledge:" in shown.stdout and "reasoning:" in shown.stdout
     summary = json.loads(run("plan", "show", str(out), "--json").stdout)
     assert summary["units"] == len(json.loads(out.read_text())["units"])
-    unit = json.loads(run("plan", "show", str(out), "--unit", "gsm8k/default").stdout)
+    unit = json.loads(run("plan", "show", str(out), "--unit", "gsm8k/default", "--json").stdout)
     assert unit["format"]["type"] == "numeric"
     missing = run("plan", "show", str(out), "--unit", "gsm8k/defalt")
     assert missing.returncode == 1 and "did you mean `gsm8k/default`" in missing.stderr

@@ -127,7 +127,7 @@ def test_walker_agrees_with_jinja(text: str) -> None:
 def test_free_names_agree_with_jinja(plan: Plan) -> None:
     from taskseed.compiler.templates import _analyse
 
-    texts = [t.source for t in plan.templates.values()]
+    texts = [t.text for t in plan.templates.values()]
     for texts_of_fixture in mapping_texts(plan).values():
         for text in texts_of_fixture:
             expr = classify(text)

@@ -24,7 +24,7 @@ def test_classify() -> None:
 def test_label_answer_with_labels_from_the_row() -> None:
     row = {"q": "Pick", "c": {"text": ["x", "y", "z"], "label": ["1", "2", "3"]}, "k": "2"}
     m = mapping(
-        PlanAnswer(source="label", value="k", labels="c.label"), question="q", choices="c.text"
+        PlanAnswer(given_as="label", value="k", labels="c.label"), question="q", choices="c.text"
     )
     record = normalize(row, m, MC, "t", "s")
     assert (record.answer, record.answer_index, record.answer_label) == ("y", 1, "B")
@@ -33,7 +33,7 @@ def test_label_answer_with_labels_from_the_row() -> None:
 
 def test_index_answer_from_an_expression_and_a_jinja_list() -> None:
     row = {"question": "Q", "A": "a", "B": "b", "C": "c", "D": "d", "answer": 4}
-    m = mapping(PlanAnswer(source="index", value="answer - 1"), choices="[A, B, C, D]")
+    m = mapping(PlanAnswer(given_as="index", value="answer - 1"), choices="[A, B, C, D]")
     record = normalize(row, m, MC, "t", "s")
     assert (record.answer, record.answer_index, record.choices) == ("d", 3, ["a", "b", "c", "d"])
 
@@ -41,7 +41,7 @@ def test_index_answer_from_an_expression_and_a_jinja_list() -> None:
 def test_text_answer_finds_its_index_and_template_question() -> None:
     row = {"p": "It rains.", "h": "It is wet.", "label": 0}
     m = mapping(
-        PlanAnswer(source="index", value="label"),
+        PlanAnswer(given_as="index", value="label"),
         question="P: {{ p }}\nH: {{ h }}",
         choices=["yes", "maybe", "no"],
     )
@@ -52,7 +52,7 @@ def test_text_answer_finds_its_index_and_template_question() -> None:
 def test_numeric_text_with_rationale_and_aliases() -> None:
     row = {"a": "6 * 7 = 42\n#### 42", "q": "six sevens?", "alts": ["42", "forty-two"]}
     m = mapping(
-        PlanAnswer(source="text", value="{{ a.split('####')[-1] | trim }}", aliases="alts"),
+        PlanAnswer(given_as="text", value="{{ a.split('####')[-1] | trim }}", aliases="alts"),
         question="q",
         rationale="{{ a.split('####')[0] | trim }}",
     )
@@ -62,11 +62,11 @@ def test_numeric_text_with_rationale_and_aliases() -> None:
 
 
 def test_ids_are_native_or_content_hashes() -> None:
-    m = mapping(PlanAnswer(source="text", value="a"))
+    m = mapping(PlanAnswer(given_as="text", value="a"))
     one = normalize({"question": "q", "a": "x"}, m, PlanFormat(type="short_answer"), "t", "s")
     two = normalize({"a": "x", "question": "q"}, m, PlanFormat(type="short_answer"), "t", "s")
     assert one.id == two.id and len(one.id) == 16
-    native = mapping(PlanAnswer(source="text", value="a"), id="k")
+    native = mapping(PlanAnswer(given_as="text", value="a"), id="k")
     assert (
         normalize(
             {"question": "q", "a": "x", "k": 7}, native, PlanFormat(type="short_answer"), "t", "s"
@@ -80,24 +80,24 @@ def test_ids_are_native_or_content_hashes() -> None:
     [
         (
             {"question": "q", "c": ["a"], "g": 5},
-            PlanAnswer(source="index", value="g"),
+            PlanAnswer(given_as="index", value="g"),
             "answer.index",
         ),
         (
             {"question": "q", "c": ["a"], "g": "Z"},
-            PlanAnswer(source="label", value="g"),
+            PlanAnswer(given_as="label", value="g"),
             "answer.label",
         ),
-        ({"question": "", "c": ["a"], "g": 0}, PlanAnswer(source="index", value="g"), "question"),
+        ({"question": "", "c": ["a"], "g": 0}, PlanAnswer(given_as="index", value="g"), "question"),
         (
             {"question": "q", "c": "notalist", "g": 0},
-            PlanAnswer(source="index", value="g"),
+            PlanAnswer(given_as="index", value="g"),
             "choices",
         ),
-        ({"question": "q", "c": ["a"]}, PlanAnswer(source="index", value="g"), "answer.index"),
+        ({"question": "q", "c": ["a"]}, PlanAnswer(given_as="index", value="g"), "answer.index"),
         (
             {"question": "q", "c": ["a"], "g": True},
-            PlanAnswer(source="index", value="g"),
+            PlanAnswer(given_as="index", value="g"),
             "answer.index",
         ),
     ],

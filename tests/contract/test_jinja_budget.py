@@ -108,7 +108,7 @@ def test_expressions_spend_the_same_budgets_walked_or_compiled(text: str, kind: 
 
 
 def test_a_mapping_that_runs_out_of_budget_is_a_mapping_error() -> None:
-    mapping = PlanMapping(question="q * 10**10", answer=PlanAnswer(source="text", value="a"))
+    mapping = PlanMapping(question="q * 10**10", answer=PlanAnswer(given_as="text", value="a"))
     fmt = PlanFormat(type="short_answer")
     with pytest.raises(MappingError) as caught:
         normalize(ROW, mapping, fmt, "t", "s")

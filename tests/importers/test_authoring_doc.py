@@ -76,7 +76,7 @@ def test_the_finished_example_compiles_clean(tmp_path: Path) -> None:
     assert result.plan is not None
     (unit,) = result.plan.units
     assert unit.imported_from == "lm-eval 0.4.13: lm_eval/tasks/logiqa/logiqa.yaml"
-    assert unit.mapping.answer.source == "label"
+    assert unit.mapping.answer.given_as == "label"
 
 
 def test_the_readme_family_import_works_on_a_copy_of_the_catalog(tmp_path: Path) -> None:

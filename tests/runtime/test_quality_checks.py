@@ -195,13 +195,13 @@ def test_weighted_length_is_one_bound_for_every_script() -> None:
 
 def test_language_is_checked_against_the_subtask_language() -> None:
     korean = PlanFilters(
-        language=PlanLanguage(code="ko", source="spec", fields=["question", "choices"])
+        language=PlanLanguage(code="ko", code_from="spec", fields=["question", "choices"])
     )
     english_question = mc(question="Which organelle carries out photosynthesis in plant cells?")
     assert reason(english_question, korean) == (
         "[lang] `question` is not written in Korean script (reads as English)"
     )
-    catalan = PlanFilters(language=PlanLanguage(code="ca", source="spec", fields=["question"]))
+    catalan = PlanFilters(language=PlanLanguage(code="ca", code_from="spec", fields=["question"]))
     spanish = mc(question="¿Cuál es el río más largo de España y por dónde pasa?")
     assert (reason(spanish, catalan) or "").startswith("[lang] `question` reads as Spanish (0.")
     mixed = mc(
@@ -218,7 +218,7 @@ def test_language_is_checked_against_the_subtask_language() -> None:
     assert reason(english_options, korean) == (
         "[lang] `choices` is not written in Korean script (reads as English)"
     )
-    english = PlanFilters(language=PlanLanguage(code="en", source="spec", fields=["choices"]))
+    english = PlanFilters(language=PlanLanguage(code="en", code_from="spec", fields=["choices"]))
     species = mc(
         question="The most common cause of community-acquired pneumonia in adults is:",
         choices=[
@@ -235,7 +235,7 @@ def test_language_is_checked_against_the_subtask_language() -> None:
 
 
 def test_language_keeps_mixed_script_content() -> None:
-    english = PlanFilters(language=PlanLanguage(code="en", source="spec", fields=["question"]))
+    english = PlanFilters(language=PlanLanguage(code="en", code_from="spec", fields=["question"]))
     rows = [
         mc(question="What does `print(len([1, 2, 3]))` output in Python?"),
         mc(question='Who wrote "Cien años de soledad", published in 1967?'),
@@ -243,7 +243,7 @@ def test_language_keeps_mixed_script_content() -> None:
         mc(question="When did Gabriel García Márquez win the Nobel Prize in Literature?"),
     ]
     assert reject_reasons(rows, english, MC) == [None] * 4
-    french = PlanFilters(language=PlanLanguage(code="fr", source="spec", fields=["question"]))
+    french = PlanFilters(language=PlanLanguage(code="fr", code_from="spec", fields=["question"]))
     nli = mc(
         question="Premise: Le chat dort sur le canapé depuis ce matin.\n"
         "Hypothesis: Le chat est fatigué.\n"

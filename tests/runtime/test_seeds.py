@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import msgspec
@@ -67,15 +68,24 @@ def test_hugging_face_datasets_from_a_local_parquet_folder(tmp_path: Path) -> No
     assert rows[0]["options"] == QUIZ_ROWS[0]["options"]
 
 
-def test_held_out_splits_are_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("seeds", "message"),
+    [
+        ({"split": "test", "eval_splits": []}, "split `test` is not a training split; refusing"),
+        ({"split": "test", "eval_splits": ["test"]}, "split `test` is evaluated on; refusing"),
+        (
+            {"split": "validation", "training_split_reason": "x", "eval_splits": ["validation"]},
+            "split `validation` is evaluated on; refusing to seed",
+        ),
+    ],
+)
+def test_held_out_splits_are_refused(
+    tmp_path: Path, seeds: dict[str, object], message: str
+) -> None:
     plan = compile_catalog(tmp_path)
-    for seeds in (
-        {"split": "test"},
-        {"split": "validation", "training_split_reason": "x", "eval_splits": ["validation"]},
-    ):
-        unit = unit_with(plan, **seeds)
-        with pytest.raises(SeedError):
-            next(iter_rows(plan, unit, use_fixtures=True, root=tmp_path))
+    unit = unit_with(plan, **seeds)
+    with pytest.raises(SeedError, match=re.escape(f"{unit.id}: {message}")):
+        next(iter_rows(plan, unit, use_fixtures=True, root=tmp_path))
 
 
 def test_missing_files_are_clear_errors(tmp_path: Path) -> None:

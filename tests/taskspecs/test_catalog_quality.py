@@ -160,7 +160,7 @@ def test_every_seed_passes_its_subtasks_quality_filters() -> None:
         ):
             if reason is None:
                 continue
-            if reason.startswith("[lang]") and unit.filters.language.source == "spec":
+            if reason.startswith("[lang]") and unit.filters.language.code_from == "spec":
                 continue
             failures.append(f"{unit.id}: {reason}: {record['question'][:60]!r}")
     assert not failures, "\n".join(failures)
@@ -194,7 +194,7 @@ def test_every_checked_language_is_declared_by_its_spec() -> None:
         u.id
         for u in units()
         if u.filters.language is not None
-        and u.filters.language.source != "spec"
+        and u.filters.language.code_from != "spec"
         and u.filters.language.code is not None
     )
     assert not detected, f"declare `language:` in these specs: {detected[:10]}"
