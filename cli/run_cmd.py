@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from taskseed.cli.errors import EXIT_OK, UserError
-from taskseed.runtime.options import DEDUP_MEMORY_MB, SLICE_SIZE
+from taskseed.runtime.options import DEDUP_MEMORY_MB, SLICE_SIZE, slice_size_for
 
 TRTLLM_OPTIONS = (
     "tokenizer",
@@ -104,6 +104,13 @@ def register(sub: Any) -> None:
     run = p.add_argument_group("what to run")
     run.add_argument("--tasks", default="", help="comma-separated tasks or task/subtask globs")
     run.add_argument("--limit-seeds", type=int, metavar="N", help="at most N seeds per subtask")
+    run.add_argument(
+        "--target-records",
+        type=int,
+        metavar="N",
+        help="per subtask, draw seeds until N records are kept (before dedup) or the seeds "
+        "run out; slices are then at most N seeds unless --slice-size says otherwise",
+    )
     run.add_argument("--seed", type=int, default=0, help="seed for reproducible sampling")
     run.add_argument(
         "--fixtures",
@@ -254,6 +261,7 @@ def run_command(args: argparse.Namespace) -> int:
 
     positive = (
         "limit_seeds",
+        "target_records",
         "shard_size",
         "concurrency",
         "max_tokens",
@@ -282,7 +290,8 @@ def run_command(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         retries=args.retries,
         max_tokens=args.max_tokens,
-        slice_size=args.slice_size or SLICE_SIZE,
+        slice_size=args.slice_size or slice_size_for(args.target_records),
+        target_records=args.target_records,
         ledger_requests=args.ledger_requests,
     )
     console = Console(stderr=True)
