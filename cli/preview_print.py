@@ -130,6 +130,13 @@ def print_estimate(console: Console, estimate: dict[str, Any]) -> None:
             )
     console.print(table)
     console.print("full seed counts: " + "; ".join(sources), soft_wrap=True)
+    for unit_id, info in estimate["units"].items():
+        if info["unreached"]:
+            console.print(
+                f"{unit_id}: no item of the preview reached {', '.join(info['unreached'])}, "
+                "so the estimate leaves it out (preview more seeds)",
+                soft_wrap=True,
+            )
     rate = estimate["requests_per_second"]
     seconds = estimate["full_seconds"]
     if rate and seconds is not None:

@@ -240,6 +240,7 @@ def estimate(
             if scale is not None:
                 requests += round(use.get("requests", 0) * scale)
         per_unit[unit.id] = {
+            "unreached": [s for s in engine_stages(unit) if s not in stages],
             "preview_seeds": read,
             "full_seeds": size.seeds,
             "full_seeds_source": size.source,
@@ -255,3 +256,16 @@ def estimate(
         "full_requests": requests,
         "full_seconds": None if not rate else round(requests / rate, 1),
     }
+
+
+def engine_stages(unit: Unit) -> list[str]:
+    """The stages of the unit that ask the engine, in pipeline order."""
+    kinds = {step.kind for step in unit.steps}
+    votes = unit.verify.enabled and unit.verify.prompt is not None
+    votes = votes and unit.format.type not in ("code", "free_form")
+    wanted = {
+        "generate": "similar_question" in kinds,
+        "verify": votes and "similar_question" in kinds,
+        "enrich": bool(kinds & {"answer_enriched", "context_enriched"}),
+    }
+    return [stage for stage, used in wanted.items() if used]

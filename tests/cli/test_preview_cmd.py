@@ -117,6 +117,7 @@ def test_the_estimate_scales_the_preview_counts_to_the_full_seed_count(
     unit = estimate["units"][UNIT]
     assert unit["preview_seeds"] == 2 and unit["full_seeds"] == 5  # the fixture's rows
     assert unit["full_seeds_source"] == "fixture rows"
+    assert unit["unreached"] == []  # every stage that asks the engine was reached
     # The preview's counts are a real run's: `run --limit-seeds 2` pays for the same.
     code = main(
         [
@@ -220,5 +221,7 @@ def test_preview_one_seed_on_the_embedded_model(tmp_path: Path) -> None:
     assert view["items"], "the model's sample is kept or rejected with a reason"
     for item in view["items"]:
         assert item["verdict"] == "kept" or (item["stage"] and item["reason"])
-    generate = report["estimate"]["units"]["arc/easy"]["stages"]["generate"]
+    estimate = report["estimate"]["units"]["arc/easy"]
+    assert set(estimate["unreached"]) == {"verify", "enrich"} - set(estimate["stages"])
+    generate = estimate["stages"]["generate"]
     assert generate["preview"]["requests"] == 1 and generate["preview"]["completion_tokens"] > 0
