@@ -10,6 +10,10 @@ committed to staging (`staging.py`) in one atomic step; a killed run starts agai
 the first slice that is not committed, and replays the engine answers of the ones that
 were in flight from the ledger.
 
+With a target in kept records (`--target-records`), the unit stops starting slices
+once its committed slices 0..j, in order, have kept it, and cancels those after j still
+in flight; its result is slices 0..j (`staging.result_slices`) whichever finished first.
+
 A slice that fails to read (a file that turns out corrupt halfway) stops the unit
 after the slices in flight are committed; a seed whose request fails, or whose row is
 bad, is a reject, never a failed slice.
