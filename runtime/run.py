@@ -222,6 +222,7 @@ def run_info(
             "units": [u.id for u in units],
             "fixtures": options.use_fixtures,
             "limit_seeds": options.limit_seeds,
+            "target_records": options.target_records,
             "max_tokens": options.max_tokens,
             "seed": options.seed,
             "format": config.fmt,

@@ -85,6 +85,34 @@ class SliceMeta(msgspec.Struct, kw_only=True):
     decontamination: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+def kept_records(meta: SliceMeta) -> int:
+    """The records a slice kept: verified and enriched items, before dedup."""
+    return sum(meta.kinds.values())
+
+
+def result_slices(
+    committed: dict[int, SliceMeta], target: int | None
+) -> tuple[dict[int, SliceMeta], bool]:
+    """The slices a unit's result is made of, and whether they are all there.
+
+    They are the committed slices 0, 1, ... up to the last one of the source, or, with
+    a target in kept records, up to the first at which the slices so far have kept at
+    least `target` records. Which slices these are depends only on what each slice
+    kept, never on which finished first, so slices after them (in flight when the
+    target was reached) are left out of the result whether or not they were committed.
+    """
+    prefix: dict[int, SliceMeta] = {}
+    kept = 0
+    index = 0
+    while index in committed:
+        meta = prefix[index] = committed[index]
+        kept += kept_records(meta)
+        if meta.last or (target is not None and kept >= target):
+            return prefix, True
+        index += 1
+    return prefix, False
+
+
 def unit_folder_name(unit_id: str) -> str:
     return unit_id.replace("/", "__")
 

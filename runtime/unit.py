@@ -10,6 +10,10 @@ committed to staging (`staging.py`) in one atomic step; a killed run starts agai
 the first slice that is not committed, and replays the engine answers of the ones that
 were in flight from the ledger.
 
+With a target in kept records (`--target-records`), the unit stops starting slices
+once its committed slices 0..j, in order, have kept it, and cancels those after j still
+in flight; its result is slices 0..j (`staging.result_slices`) whichever finished first.
+
 A slice that fails to read (a file that turns out corrupt halfway) stops the unit
 after the slices in flight are committed; a seed whose request fails, or whose row is
 bad, is a reject, never a failed slice.
@@ -40,7 +44,13 @@ from taskseed.runtime.stages.generate import Generate
 from taskseed.runtime.stages.normalize import Normalize
 from taskseed.runtime.stages.seeds import RawSlice, Seeds
 from taskseed.runtime.stages.verify import Verify
-from taskseed.runtime.staging import SliceMeta, Staging, read_seeds
+from taskseed.runtime.staging import (
+    SliceMeta,
+    Staging,
+    kept_records,
+    read_seeds,
+    result_slices,
+)
 
 
 async def run_unit(
@@ -57,7 +67,8 @@ async def run_unit(
     """Run the unit's slices not yet committed under `key`; sum up all of them."""
     committed = staging.committed(unit.id, key, clean=True)
     resumed = len(committed)
-    if not complete(committed):
+    target = options.target_records
+    if not result_slices(committed, target)[1]:
         built = await asyncio.to_thread(
             held_out_index, unit, use_fixtures=options.use_fixtures, root=options.root
         )
@@ -65,16 +76,17 @@ async def run_unit(
         runner = _UnitRunner(context, staging, key, built.info)
         await runner.run(committed)
         committed = staging.committed(unit.id, key)
-    return summarize(unit.id, key, committed, resumed)
+    used, _ = result_slices(committed, target)
+    return summarize(unit.id, key, used, min(resumed, len(used)), target)
 
 
-def complete(committed: dict[int, SliceMeta]) -> bool:
-    """Whether every slice up to the last one is committed."""
-    last = [index for index, meta in committed.items() if meta.last]
-    return bool(last) and all(index in committed for index in range(min(last) + 1))
-
-
-def summarize(unit_id: str, key: str, committed: dict[int, SliceMeta], resumed: int) -> UnitSummary:
+def summarize(
+    unit_id: str,
+    key: str,
+    committed: dict[int, SliceMeta],
+    resumed: int,
+    target: int | None = None,
+) -> UnitSummary:
     metas = [committed[i] for i in sorted(committed)]
     totals: Counter[str] = Counter()
     for meta in metas:
@@ -94,6 +106,8 @@ def summarize(unit_id: str, key: str, committed: dict[int, SliceMeta], resumed: 
         seconds=round(sum(m.seconds for m in metas), 3),
         stages=add_stage_use(m.stages for m in metas),
         resumed_slices=resumed,
+        records=sum(kept_records(m) for m in metas),
+        target_records=target,
     )
 
 
@@ -114,6 +128,8 @@ class _UnitRunner:
         self.verify = Verify(context)
         self.enrich = Enrich(context)
         self.steps = {step.kind: step for step in self.unit.steps}
+        self.done: dict[int, SliceMeta] = {}  # committed slices, by index
+        self.commits: list[asyncio.Future[None]] = []
 
     async def run(self, committed: dict[int, SliceMeta]) -> None:
         options = self.context.options
@@ -123,6 +139,9 @@ class _UnitRunner:
         slots = asyncio.Semaphore(max(options.slices_in_flight, 1))
         tasks: list[asyncio.Task[None]] = []
         failed: list[BaseException] = []
+        target = options.target_records
+        self.done = dict(committed)
+        reached = False
 
         def done(task: asyncio.Task[None]) -> None:
             slots.release()
@@ -145,6 +164,11 @@ class _UnitRunner:
                 await slots.acquire()
                 if failed:
                     slots.release()
+                    break
+                if target is not None and result_slices(self.done, target)[1]:
+                    # The slices so far, in order, kept the target: no more seeds.
+                    slots.release()
+                    reached = True
                     break
                 if reader is None:
                     reader = self.seeds.slices(index)
@@ -169,6 +193,12 @@ class _UnitRunner:
         except BaseException:
             await _cancel(tasks)
             raise
+        if reached:
+            # Slices after the target's are not part of the result: stop them (their
+            # answers so far are in the ledger; a commit under way still finishes).
+            await _cancel([t for t in tasks if not t.done()])
+            await asyncio.gather(*self.commits, return_exceptions=True)
+            tasks = [t for t in tasks if not t.cancelled()]
         try:
             # A slice that fails stops the unit; the others in flight are committed first.
             results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -208,9 +238,14 @@ class _UnitRunner:
             stages=stage_use(funnel.tokens),
             decontamination=self.decontamination,
         )
-        await asyncio.to_thread(
-            self.staging.commit, self.unit.id, meta, records, funnel.rejects, seeds
+        commit = asyncio.ensure_future(
+            asyncio.to_thread(
+                self.staging.commit, self.unit.id, meta, records, funnel.rejects, seeds
+            )
         )
+        self.commits.append(commit)
+        await asyncio.shield(commit)  # a slice cancelled now is still committed whole
+        self.done[current.index] = meta
         self.context.progress("slices", 1)
 
     async def seed_flow(self, seed: SeedRecord, current: Slice) -> list[OutputRecord]:
