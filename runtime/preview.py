@@ -105,7 +105,7 @@ def render_prompts(plan: Plan, unit: Unit, seed: SeedRecord) -> list[Prompt]:
         step = steps.get(kind)
         if step is None:
             continue
-        from_seed = step.source != "similar_question"
+        from_seed = step.inputs != "similar_question"
         note = "the seed is its input" if from_seed else stand_in
         add("enrich", kind, step.prompt, as_item, step.per_seed, note)
     return prompts
