@@ -93,7 +93,7 @@ def client_cost(url: str) -> list[tuple[int, tuple[float, float], tuple[float, f
             async def send(i: int) -> object:
                 request = ChatRequest(
                     messages=(Message("user", f"question {i}"),),
-                    sampling=Sampling(seed=i, max_tokens=16),
+                    sampling=Sampling(temperature=0.7, top_p=1.0, max_tokens=16, seed=i),
                     json_schema=SCHEMA,
                 )
                 return await engine.generate(request)

@@ -23,9 +23,12 @@ class Message(msgspec.Struct, frozen=True, array_like=True):
 
 
 class Sampling(msgspec.Struct, frozen=True, kw_only=True):
-    temperature: float = 0.7
-    top_p: float = 1.0
-    max_tokens: int = 256
+    """A request's sampling, as the engine gets it. No defaults here: the plan carries
+    every request kind's final sampling (`contract/defaults.py` is its one home)."""
+
+    temperature: float
+    top_p: float
+    max_tokens: int
     stop: tuple[str, ...] = ()
     seed: int | None = None
 

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import msgspec
 
-from taskseed.runtime.engines.base import ChatRequest, Choice, Completion, Message, Sampling
+from taskseed.runtime.engines.base import ChatRequest, Choice, Completion, Message
 from taskseed.runtime.engines.scripted import ScriptedEngine
 from taskseed.runtime.ledger import Ledger, LedgeredEngine
+from tests.runtime.sampling import TEST_SAMPLING
 
 
 def request(text: str, seed: int = 1) -> ChatRequest:
-    return ChatRequest(messages=(Message("user", text),), sampling=Sampling(seed=seed), n=2)
+    return ChatRequest(messages=(Message("user", text),), sampling=TEST_SAMPLING(seed=seed), n=2)
 
 
 def test_requests_are_paid_once(tmp_path: Path) -> None:

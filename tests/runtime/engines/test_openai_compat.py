@@ -11,17 +11,21 @@ from typing import Any
 import pytest
 
 from taskseed.runtime.engines import fake_server as fake_server_module
-from taskseed.runtime.engines.base import ChatRequest, EngineError, Message, Sampling
+from taskseed.runtime.engines.base import ChatRequest, EngineError, Message
 from taskseed.runtime.engines.openai_compat import GUIDED, OpenAICompatEngine, refuses_samples
 from tests.runtime.engines import trtllm_contract as contract
 from tests.runtime.engines.servers import fake_server
+from tests.runtime.sampling import TEST_SAMPLING
 
 SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
 
 
 def request(text: str = "hi", n: int = 1, seed: int = 7) -> ChatRequest:
     return ChatRequest(
-        messages=(Message("user", text),), sampling=Sampling(seed=seed), n=n, json_schema=SCHEMA
+        messages=(Message("user", text),),
+        sampling=TEST_SAMPLING(seed=seed),
+        n=n,
+        json_schema=SCHEMA,
     )
 
 
@@ -188,7 +192,7 @@ def test_split_samples_match_follow_up_seeds() -> None:
     engine = OpenAICompatEngine(base_url="http://x/v1", model="m", split_n=True)
     bodies = [engine.body(request(n=3, seed=9), 1, i, split=True) for i in range(3)]
     assert [(b["n"], b["seed"]) for b in bodies] == [(1, 9), (1, 10), (1, 11)]
-    unseeded = ChatRequest(messages=request().messages, sampling=Sampling(), n=2)
+    unseeded = ChatRequest(messages=request().messages, sampling=TEST_SAMPLING(), n=2)
     assert "seed" not in engine.body(unseeded, 2, 0)
     assert [engine.body(unseeded, 1, i, split=True)["seed"] for i in (0, 1)] == [0, 1]
     with fake_server("--max-n", "1") as url:

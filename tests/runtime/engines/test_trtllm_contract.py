@@ -31,7 +31,6 @@ from taskseed.runtime.engines.base import (
     EngineError,
     Message,
     RequestRefused,
-    Sampling,
 )
 from taskseed.runtime.engines.trtllm import (
     BACKENDS,
@@ -52,6 +51,7 @@ from tests.runtime.engines.trtllm_fake import (
     installed,
     sample_text,
 )
+from tests.runtime.sampling import TEST_SAMPLING
 
 SCHEMA = {
     "type": "object",
@@ -75,7 +75,7 @@ def request(
 ) -> ChatRequest:
     return ChatRequest(
         messages=(Message("system", "You write quiz items."), Message("user", text)),
-        sampling=Sampling(**sampling),
+        sampling=TEST_SAMPLING(**sampling),
         n=n,
         json_schema=schema,
     )
