@@ -31,7 +31,7 @@ def breaking(plan: Plan, kind: str, trap: str) -> Plan:
     assert prompt is not None
     template = plan.templates[prompt.user]
     templates = dict(plan.templates)
-    templates[prompt.user] = PlanTemplate(source=trap + template.source, origin=template.origin)
+    templates[prompt.user] = PlanTemplate(text=trap + template.text, origin=template.origin)
     return msgspec.structs.replace(plan, templates=templates)
 
 
