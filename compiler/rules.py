@@ -73,6 +73,7 @@ class UnitRules:
         self.filters(spec)
         self.numbers(spec)
         self.language(spec)
+        self.judge(spec)
 
     def source(self, spec: TaskSpec) -> None:
         if spec.source.citation is None or not spec.source.citation.strip():
@@ -358,6 +359,37 @@ class UnitRules:
                     f"`filters.{name}.min` is above `max`",
                     ("filters", name, "min"),
                 )
+
+    def judge(self, spec: TaskSpec) -> None:
+        """The judge's rubric: distinct criteria, a score range, a threshold inside it.
+        Checked when the judge is off too, so that switching it on finds no surprise."""
+        judge = spec.judge
+        scores = judge.scores
+        seen: set[str] = set()
+        for index, name in enumerate(scores.criteria):
+            if name in seen:
+                self.error(
+                    "TS440",
+                    f"criterion `{name}` is listed twice in `judge.scores.criteria`",
+                    ("judge", "scores", "criteria", index),
+                )
+            seen.add(name)
+        if scores.min >= scores.max:
+            self.error(
+                "TS440",
+                f"`judge.scores.min` ({scores.min}) is not below `max` ({scores.max})",
+                ("judge", "scores", "min"),
+            )
+        elif not scores.min <= judge.threshold <= scores.max:
+            self.error(
+                "TS440",
+                f"`judge.threshold` ({judge.threshold}) is outside the score range "
+                f"{scores.min}..{scores.max}",
+                ("judge", "threshold"),
+                "a mean score: between `judge.scores.min` and `max`",
+            )
+        if judge.enabled:
+            self.prompt_fields(judge, ("judge",))
 
     def language(self, spec: TaskSpec) -> None:
         value = spec.language.strip().lower()
