@@ -6,24 +6,30 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 from rich.console import Console
 
+from taskseed.contract.mapping import normalize
 from taskseed.contract.plan import Plan
 from taskseed.runtime.engines.base import ChatRequest, Choice
 from taskseed.runtime.engines.scripted import ScriptedEngine
 from taskseed.runtime.judging import judge, parse_scoring
 from taskseed.runtime.options import RunOptions
 from taskseed.runtime.parse import Malformed
-from taskseed.runtime.progress import StageProgress
+from taskseed.runtime.preview import render_prompts
+from taskseed.runtime.progress import StageProgress, funnel_table
 from taskseed.runtime.run import RunConfig, run_plan
 from taskseed.runtime.writer import Format
 from tests.runtime import scripted
-from tests.runtime.catalog import BASE, SPEC, compile_catalog
+from tests.runtime.catalog import BASE, QUIZ_ROWS, SPEC, compile_catalog, write_catalog
 from tests.runtime.funnel import check_funnel, read_jsonl
 
 JUDGE = """
@@ -37,6 +43,7 @@ judge:
     on {{ scores.criteria | join(",") }} from {{ scores.min }} to {{ scores.max }}
 """
 
+REPO = Path(__file__).resolve().parents[3]
 Script = Callable[[ChatRequest], list[str]]
 
 
@@ -208,3 +215,69 @@ def test_judgements_round_trip_through_parquet(tmp_path: Path) -> None:
     q0 = next(r["judgement"] for r in judged if r["seed_id"] == "q0")
     assert q0["overall"] == 4.5 and q0["verdicts"] == ["right and clear", "good"]
     assert q0["scores"] == {"correctness": 4.6667, "clarity": 4.3333}
+
+
+@pytest.mark.model
+def test_the_judge_on_the_embedded_model(tmp_path: Path) -> None:
+    """The catalog's rubric template on SmolLM2-135M, with the vote off and loose filters
+    (so that the small model's items reach the judge): its scorings follow the grammar,
+    and every item that reached the judge carries a judgement or is a `[judge]` reject."""
+    catalog = write_catalog(tmp_path, spec=SPEC + MODEL_RUN)
+    (catalog / "_templates/judge").mkdir(parents=True)
+    shutil.copy(REPO / "taskspecs/_templates/judge/default.j2", catalog / "_templates/judge")
+    out = tmp_path / "out"
+    args = ["run", str(catalog), "--root", str(tmp_path), "--fixtures", "--limit-seeds", "3"]
+    args += ["--max-tokens", "160", "-o", str(out), "--no-progress"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "taskseed.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    manifest = check_funnel(out)
+    counts = manifest["counts"]
+    judge_rejects = [r for r in read_jsonl(out / "rejects") if r["stage"] == "judge"]
+    assert counts.get("verified", 0) > 0, "no item reached the judge"
+    assert manifest["stages"]["judge"]["requests"] == counts["verified"]
+    assert counts["verified"] == counts.get("judged", 0) + len(judge_rejects)
+    for reject in judge_rejects:
+        assert reject["reason"].startswith("[judge] "), reject["reason"]
+    judgements = [r["item"]["judgement"] for r in judge_rejects if "judgement" in r["item"]]
+    judgements += [r["judgement"] for r in read_jsonl(out / "data")]
+    assert judgements, "no scoring parsed"
+    for judgement in judgements:
+        assert judgement["k"] == 2 and set(judgement["scores"]) == {"correctness", "clarity"}
+        assert all(1 <= score <= 5 for score in judgement["scores"].values())
+
+
+MODEL_RUN = """
+generate: {answer_enriched: null, context_enriched: null}
+verify: {enabled: false}
+judge:
+  enabled: true
+  k: 2
+  scores: {criteria: [correctness, clarity]}
+  template: judge/default
+  system: You judge training items. Reply with one JSON object and nothing else.
+"""
+
+
+def test_the_funnel_table_and_the_preview_show_the_judge(tmp_path: Path) -> None:
+    plan = judged_plan(tmp_path)
+    manifest, _ = run(plan, tmp_path / "out", with_judge(SAMPLES))
+    console = Console(record=True, width=200)
+    console.print(funnel_table(manifest["units"]))
+    lines = console.export_text().splitlines()
+    labels = [c.strip() for c in next(line for line in lines if "┃" in line).split("┃")]
+    cells = [c.strip() for c in next(line for line in lines if "│" in line).split("│")]
+    counts = manifest["units"]["quiz/default"]["counts"]
+    assert cells[labels.index("judged")] == str(counts["judged"])
+    assert labels.index("judged") == labels.index("verified") + 1
+    unit = plan.units[0]
+    seed = normalize(QUIZ_ROWS[0], unit.mapping, unit.format, unit.task, unit.subtask)
+    [prompt] = [p for p in render_prompts(plan, unit, seed) if p.stage == "judge"]
+    assert prompt.messages is not None
+    assert "on correctness,clarity from 1 to 5" in prompt.messages[-1].content
