@@ -568,7 +568,7 @@ for tasks whose items mix languages by design, such as translation):
             E,
             "The judge's score schema contradicts itself.",
             """
-`judge.scores` gives the criteria the judge scores (each named once) and the integer
+`judge.scores` gives the criteria the judge scores (1 to 16, each named once) and the integer
 range of a score, `min` below `max`; `judge.threshold` is the least mean score an item
 keeps, so it lies within that range:
 

@@ -24,6 +24,8 @@ from taskseed.contract.language import AUTO, OFF, known_spellings, language_code
 from taskseed.contract.splits import is_training_name, split_name
 from taskseed.contract.suggest import closest
 
+MAX_CRITERIA = 16  # each a property of the judge's JSON schema
+
 # `data_files` patterns name files inside the dataset repository, or on the Hub.
 _HUB_URL = "hf://datasets/"
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -365,6 +367,15 @@ class UnitRules:
         Checked when the judge is off too, so that switching it on finds no surprise."""
         judge = spec.judge
         scores = judge.scores
+        # Counted here, not by the struct: the validation walker checks values, not the
+        # length of a list.
+        if not scores.criteria or len(scores.criteria) > MAX_CRITERIA:
+            self.error(
+                "TS440",
+                f"`judge.scores.criteria` lists {len(scores.criteria)} criteria, "
+                f"not 1 to {MAX_CRITERIA}",
+                ("judge", "scores", "criteria"),
+            )
         seen: set[str] = set()
         for index, name in enumerate(scores.criteria):
             if name in seen:

@@ -287,7 +287,7 @@ class JudgeScoresSpec(Strict, kw_only=True):
 
     criteria: Annotated[
         list[Criterion],
-        Meta(min_length=1, max_length=16, description="The rubric's criteria, each scored."),
+        Meta(description="The rubric's criteria (1 to 16, each named once), each scored."),
     ] = field(default_factory=lambda: ["correctness", "clarity", "self_contained"])
     min: Annotated[int, Meta(ge=0, le=100, description="The lowest score.")] = 1
     max: Annotated[int, Meta(ge=1, le=100, description="The highest score.")] = 5
