@@ -25,6 +25,8 @@ def unit_settings(plan: Plan, unit: Unit) -> dict[str, dict[str, Any]]:
     `key (origin)`, the fixture as its origin and row count."""
     flat, templates, fixture = unit_views(plan, unit, empty=True)
     prompts = [f"steps.{step.kind}.prompt" for step in unit.steps] + ["verify.prompt"]
+    if unit.judge.enabled:
+        prompts.append("judge.prompt")
     for path in (f"{where}.{role}" for where in prompts for role in ("user", "system")):
         key = templates.get(path)
         template = plan.templates.get(key) if key is not None else None

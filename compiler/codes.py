@@ -563,6 +563,25 @@ for tasks whose items mix languages by design, such as translation):
 """,
         ),
         CodeInfo(
+            "TS440",
+            "judge-rubric",
+            E,
+            "The judge's score schema contradicts itself.",
+            """
+`judge.scores` gives the criteria the judge scores (1 to 16, each named once) and the integer
+range of a score, `min` below `max`; `judge.threshold` is the least mean score an item
+keeps, so it lies within that range:
+
+    judge:
+      enabled: true
+      threshold: 3.5          # within 1..5
+      scores:
+        criteria: [correctness, clarity]
+        min: 1
+        max: 5
+""",
+        ),
+        CodeInfo(
             "TS500",
             "template-syntax",
             E,

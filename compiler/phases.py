@@ -71,9 +71,10 @@ class CheckedPrompt:
 
 @dataclass(frozen=True)
 class UnitTemplates:
-    """Phase 4: the unit's prompts that passed, by data kind and for verification, and
-    whether every mapping expression did."""
+    """Phase 4: the unit's prompts that passed, by data kind, for verification and for
+    the judge, and whether every mapping expression did."""
 
     expressions_ok: bool
     steps: Mapping[str, CheckedPrompt]
     verify: CheckedPrompt | None
+    judge: CheckedPrompt | None = None

@@ -40,6 +40,7 @@ from taskseed.compiler.spec import (
     DedupSpec,
     EvalSourceSpec,
     HookSpec,
+    JudgeSpec,
     KindSpec,
     MultipleChoiceFormat,
     SamplingSpec,
@@ -64,6 +65,7 @@ from taskseed.contract.plan import (
     PlanFixture,
     PlanFormat,
     PlanHook,
+    PlanJudge,
     PlanLanguage,
     PlanLengthBounds,
     PlanMapping,
@@ -200,6 +202,9 @@ class PlanBuilder:
         verify = self.verify(
             spec.verify, fmt, self.register_prompt(verify_prompt) if verify_prompt else None
         )
+        judge = self.judge(
+            spec.judge, self.register_prompt(templates.judge) if templates.judge else None
+        )
         if not templates.expressions_ok:
             return None
         seed_files = self.local_files(tree, ("seeds", "files"), spec.seeds.files)
@@ -241,6 +246,7 @@ class PlanBuilder:
             format=fmt,
             steps=steps,
             verify=verify,
+            judge=judge,
             filters=_filters(spec, mapping, language, self.seed_facts(key)),
             dedup=_dedup(spec),
             decontaminate=self.decontaminate(spec, resolved.subtask, eval_files),
@@ -438,6 +444,21 @@ class PlanBuilder:
             sampling=_sampling(spec.sampling, "verify"),
         )
 
+    @staticmethod
+    def judge(spec: JudgeSpec, prompt: PlanPrompt | None) -> PlanJudge:
+        if not spec.enabled:
+            return PlanJudge()  # off: nothing of it reaches the runtime
+        return PlanJudge(
+            enabled=True,
+            k=spec.k,
+            threshold=spec.threshold,
+            criteria=list(spec.scores.criteria),
+            min=spec.scores.min,
+            max=spec.scores.max,
+            prompt=prompt,
+            sampling=_sampling(spec.sampling, "judge"),
+        )
+
     # ------------------------------------------------------------ embedding
 
     def register_prompt(self, prompt: CheckedPrompt) -> PlanPrompt:
@@ -615,7 +636,7 @@ class PlanBuilder:
         used_templates = {
             t
             for u in units
-            for p in [*(s.prompt for s in u.steps), u.verify.prompt]
+            for p in [*(s.prompt for s in u.steps), u.verify.prompt, u.judge.prompt]
             if p is not None
             for t in (p.user, p.system)
             if t is not None

@@ -44,6 +44,11 @@ STAGES: tuple[tuple[str, str], ...] = (
     ),
     ("verify", "generation replays from the ledger; verification and later requests may be new"),
     (
+        "judge",
+        "generation and verification replay from the ledger; judge and enrichment "
+        "requests may be new",
+    ),
+    (
         "enrich",
         "generation and verification replay from the ledger; enrichment requests may be new",
     ),
@@ -68,6 +73,7 @@ _TOP_STAGE = {
     "filters": "filter",
     "decontaminate": "decontaminate",
     "verify": "verify",
+    "judge": "judge",
     "dedup": "dedup",
     "family": "write",
     "source": "write",
@@ -245,6 +251,9 @@ def unit_views(
     data["steps"] = steps
     prompts = [(f"steps.{kind}.prompt", step.pop("prompt")) for kind, step in steps.items()]
     prompts.append(("verify.prompt", data["verify"].pop("prompt", None) or {}))
+    judge = data.get("judge") or {}
+    if judge.get("prompt") is not None:  # an unused judge keeps its `prompt: null`
+        prompts.append(("judge.prompt", judge.pop("prompt")))
     for where, prompt in prompts:
         for role in ("user", "system"):
             key = prompt.pop(role, None)

@@ -24,6 +24,8 @@ from taskseed.contract.language import AUTO, OFF, known_spellings, language_code
 from taskseed.contract.splits import is_training_name, split_name
 from taskseed.contract.suggest import closest
 
+MAX_CRITERIA = 16  # each a property of the judge's JSON schema
+
 # `data_files` patterns name files inside the dataset repository, or on the Hub.
 _HUB_URL = "hf://datasets/"
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -73,6 +75,7 @@ class UnitRules:
         self.filters(spec)
         self.numbers(spec)
         self.language(spec)
+        self.judge(spec)
 
     def source(self, spec: TaskSpec) -> None:
         if spec.source.citation is None or not spec.source.citation.strip():
@@ -358,6 +361,46 @@ class UnitRules:
                     f"`filters.{name}.min` is above `max`",
                     ("filters", name, "min"),
                 )
+
+    def judge(self, spec: TaskSpec) -> None:
+        """The judge's rubric: distinct criteria, a score range, a threshold inside it.
+        Checked when the judge is off too, so that switching it on finds no surprise."""
+        judge = spec.judge
+        scores = judge.scores
+        # Counted here, not by the struct: the validation walker checks values, not the
+        # length of a list.
+        if not scores.criteria or len(scores.criteria) > MAX_CRITERIA:
+            self.error(
+                "TS440",
+                f"`judge.scores.criteria` lists {len(scores.criteria)} criteria, "
+                f"not 1 to {MAX_CRITERIA}",
+                ("judge", "scores", "criteria"),
+            )
+        seen: set[str] = set()
+        for index, name in enumerate(scores.criteria):
+            if name in seen:
+                self.error(
+                    "TS440",
+                    f"criterion `{name}` is listed twice in `judge.scores.criteria`",
+                    ("judge", "scores", "criteria", index),
+                )
+            seen.add(name)
+        if scores.min >= scores.max:
+            self.error(
+                "TS440",
+                f"`judge.scores.min` ({scores.min}) is not below `max` ({scores.max})",
+                ("judge", "scores", "min"),
+            )
+        elif not scores.min <= judge.threshold <= scores.max:
+            self.error(
+                "TS440",
+                f"`judge.threshold` ({judge.threshold}) is outside the score range "
+                f"{scores.min}..{scores.max}",
+                ("judge", "threshold"),
+                "a mean score: between `judge.scores.min` and `max`",
+            )
+        if judge.enabled:
+            self.prompt_fields(judge, ("judge",))
 
     def language(self, spec: TaskSpec) -> None:
         value = spec.language.strip().lower()

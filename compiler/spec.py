@@ -271,6 +271,42 @@ class VerifySpec(PromptFields, kw_only=True):
     sampling: SamplingSpec | None = None
 
 
+CRITERION_PATTERN = r"^[a-z][a-z0-9_]*$"
+Criterion = Annotated[
+    str,
+    Meta(
+        pattern=CRITERION_PATTERN,
+        max_length=40,
+        description="A criterion's name: lowercase letters, digits and `_` (a JSON key).",
+    ),
+]
+
+
+class JudgeScoresSpec(Strict, kw_only=True):
+    """The score schema: each criterion an integer from `min` to `max`."""
+
+    criteria: Annotated[
+        list[Criterion],
+        Meta(description="The rubric's criteria (1 to 16, each named once), each scored."),
+    ] = field(default_factory=lambda: ["correctness", "clarity", "self_contained"])
+    min: Annotated[int, Meta(ge=0, le=100, description="The lowest score.")] = 1
+    max: Annotated[int, Meta(ge=1, le=100, description="The highest score.")] = 5
+
+
+class JudgeSpec(PromptFields, kw_only=True):
+    """An LLM judge after verification: k sampled scorings of each verified item by a
+    rubric; the item is kept when its mean score reaches the threshold (docs/quality.md)."""
+
+    enabled: bool = False
+    k: Annotated[int, Meta(ge=1, le=64, description="Scorings sampled per item.")] = 3
+    threshold: Annotated[
+        float,
+        Meta(description="The least mean score (over criteria and samples) an item keeps."),
+    ] = 3.0
+    scores: JudgeScoresSpec = field(default_factory=JudgeScoresSpec)
+    sampling: SamplingSpec | None = None
+
+
 class Bounds(Strict, kw_only=True):
     min: Count | None = None
     max: Count | None = None
@@ -536,6 +572,7 @@ class SubtaskOverrides(Strict, kw_only=True):
     answer_format: AnswerFormat | None = None
     generate: GenerateSpec | None = None
     verify: VerifySpec | None = None
+    judge: JudgeSpec | None = None
     filters: FiltersSpec | None = None
     dedup: DedupSpec | None = None
     decontaminate: DecontaminateSpec | None = None
@@ -583,6 +620,7 @@ class TaskSpec(Strict, kw_only=True):
     subtasks: list[SubtaskSpec] | MatrixSpec | None = None
     generate: GenerateSpec = field(default_factory=GenerateSpec)
     verify: VerifySpec = field(default_factory=VerifySpec)
+    judge: JudgeSpec = field(default_factory=JudgeSpec)
     filters: FiltersSpec = field(default_factory=FiltersSpec)
     dedup: DedupSpec = field(default_factory=DedupSpec)
     decontaminate: DecontaminateSpec = field(default_factory=DecontaminateSpec)

@@ -34,7 +34,7 @@ from taskseed.compiler.files import (
 from taskseed.compiler.nodes import MapNode, Node, ScalarNode, SeqNode, lookup
 from taskseed.compiler.phases import CheckedPrompt, CheckedTemplate, UnitTemplates
 from taskseed.compiler.source import SourceFile, Span, display_path, split_lines
-from taskseed.compiler.spec import DATA_KINDS, KindSpec, TaskSpec, VerifySpec
+from taskseed.compiler.spec import DATA_KINDS, JudgeSpec, KindSpec, TaskSpec, VerifySpec
 from taskseed.contract.jinja_env import environment, parse
 from taskseed.contract.mapping import classify
 from taskseed.contract.plan import PlanFormat
@@ -47,6 +47,9 @@ TEMPLATE_SUFFIX = ".j2"
 # What each kind of prompt can see.
 BASE_VARIABLES = ("seed", "task", "vars", "format", "n")
 ITEM_VARIABLES = (*BASE_VARIABLES, "item")
+# The judge's prompt also sees its score schema: `scores.criteria`, `.min`, `.max`.
+JUDGE_VARIABLES = (*ITEM_VARIABLES, "scores")
+SCORES_FIELDS = ("criteria", "min", "max")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +109,8 @@ class TemplateChecker:
         row_fields: tuple[str, ...] | None,
     ) -> UnitTemplates:
         """Phase 4 for one unit: its mapping expressions (names against the fixture
-        rows' fields, when it has a fixture), the prompt of each enabled data kind and
-        of verification, and the mappings of `decontaminate.sources`."""
+        rows' fields, when it has a fixture), the prompt of each enabled data kind, of
+        verification and of the judge, and the mappings of `decontaminate.sources`."""
         expressions_ok = True
         for path, text in spec_expressions(spec):
             node = lookup(tree, path)
@@ -128,13 +131,16 @@ class TemplateChecker:
         verify = None
         if spec.verify.enabled:
             verify = self.prompt(spec.verify, tree, ("verify",), ITEM_VARIABLES, fields)
+        judge = None
+        if spec.judge.enabled:
+            judge = self.prompt(spec.judge, tree, ("judge",), JUDGE_VARIABLES, fields)
         if spec.decontaminate.sources:
             self.check_source_mappings(tree)
-        return UnitTemplates(expressions_ok, steps, verify)
+        return UnitTemplates(expressions_ok, steps, verify, judge)
 
     def prompt(
         self,
-        fields_spec: KindSpec | VerifySpec,
+        fields_spec: KindSpec | VerifySpec | JudgeSpec,
         tree: MapNode,
         path: tuple[str, ...],
         variables: tuple[str, ...],
@@ -560,5 +566,6 @@ def record_fields(vars_keys: Iterable[str], format_fields: Iterable[str]) -> Fie
             "task": TASK_FIELDS,
             "vars": tuple(vars_keys),
             "format": tuple(format_fields),
+            "scores": SCORES_FIELDS,
         }
     )

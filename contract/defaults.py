@@ -13,23 +13,26 @@ from types import MappingProxyType
 
 from taskseed.contract.plan import PlanSampling
 
-# The kinds of engine request a unit makes: one per data kind, and verification.
+# The kinds of engine request a unit makes: one per data kind, verification, the judge.
 REQUEST_KINDS: tuple[str, ...] = (
     "similar_question",
     "answer_enriched",
     "context_enriched",
     "verify",
+    "judge",
 )
 
 # Sampling where a spec leaves a field out. New questions are sampled warm for variety;
 # explanations cool, as they must stay correct; verification at 0.7 so that k answers
-# can disagree, with room for a short JSON answer only.
+# can disagree, with room for a short JSON answer only; the judge at 0.7 too, so that
+# its k scorings are k opinions, with room for the scores and a one-line verdict.
 SAMPLING: Mapping[str, PlanSampling] = MappingProxyType(
     {
         "similar_question": PlanSampling(temperature=0.8, top_p=0.95, max_tokens=384),
         "answer_enriched": PlanSampling(temperature=0.3, top_p=0.95, max_tokens=384),
         "context_enriched": PlanSampling(temperature=0.5, top_p=0.95, max_tokens=256),
         "verify": PlanSampling(temperature=0.7, top_p=0.95, max_tokens=48),
+        "judge": PlanSampling(temperature=0.7, top_p=0.95, max_tokens=160),
     }
 )
 

@@ -114,6 +114,19 @@ class PlanVerify(Base, kw_only=True):
     sampling: PlanSampling
 
 
+class PlanJudge(Base, kw_only=True):
+    """The LLM judge after verification; a plan without one has it off."""
+
+    enabled: bool = False
+    k: int = 0
+    threshold: float = 0.0
+    criteria: list[str] = msgspec.field(default_factory=list)
+    min: int = 0  # each criterion's score is an integer in [min, max]
+    max: int = 0
+    prompt: PlanPrompt | None = None
+    sampling: PlanSampling | None = None
+
+
 class PlanBounds(Base, kw_only=True):
     min: int | None = None
     max: int | None = None
@@ -240,6 +253,7 @@ class Unit(Base, kw_only=True):
     format: PlanFormat
     steps: list[PlanStep]
     verify: PlanVerify
+    judge: PlanJudge = msgspec.field(default_factory=PlanJudge)
     filters: PlanFilters
     dedup: PlanDedup
     decontaminate: PlanDecontaminate

@@ -63,6 +63,18 @@ class Verification(msgspec.Struct, kw_only=True):
     method: str = ""
 
 
+class Judgement(msgspec.Struct, kw_only=True):
+    """The LLM judge's k scorings of an item: each criterion's mean score, their mean,
+    and the verdicts, over the samples that gave every score (the others abstain)."""
+
+    k: int
+    scores: dict[str, float] = msgspec.field(default_factory=dict)
+    overall: float = 0.0
+    threshold: float = 0.0
+    abstained: int = 0  # samples whose scores were missing or malformed
+    verdicts: list[str] = msgspec.field(default_factory=list)
+
+
 class OutputRecord(ItemFields, kw_only=True, omit_defaults=True):
     """One generated item as written to the dataset."""
 
@@ -75,6 +87,7 @@ class OutputRecord(ItemFields, kw_only=True, omit_defaults=True):
     seed_id: str
     parent_id: str | None = None
     verification: Verification | None = None
+    judgement: Judgement | None = None  # only where the unit's judge is on
     unit_fingerprint: str
     model: str
     license: str

@@ -84,6 +84,8 @@ FIELDS = {
     "seed_id": "the seed row the item was made from",
     "parent_id": "for enriched items, the similar question they enrich",
     "verification": "the majority vote: status, k, votes, majority, agreement, method",
+    "judgement": "where the task has an LLM judge: k, mean score per criterion, overall, "
+    "threshold, abstained samples, verdicts",
     "unit_fingerprint": "the plan unit's fingerprint (what made it)",
     "model": "the model that generated it",
     "license": "the seed dataset's licence, which the item inherits",

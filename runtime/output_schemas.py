@@ -67,3 +67,21 @@ def context_enriched() -> dict[str, Any]:
 
 def verify_answer(fmt: PlanFormat, item: ItemFields) -> dict[str, Any]:
     return _object({"answer": answer_property(fmt, item)})
+
+
+def judge_scores(criteria: list[str], low: int, high: int) -> dict[str, Any]:
+    """The judge's answer: a one-sentence verdict, then each criterion's integer score.
+    The scores are an `enum` as well as a range: llama.cpp's grammars keep to an enum,
+    not to `minimum` and `maximum`."""
+    score = {
+        "type": "integer",
+        "minimum": low,
+        "maximum": high,
+        "enum": list(range(low, high + 1)),
+    }
+    return _object(
+        {
+            "verdict": {"type": "string", "minLength": 1, "maxLength": 240},
+            "scores": _object({name: score for name in criteria}),
+        }
+    )

@@ -35,8 +35,8 @@ from taskseed.runtime.stages.seeds import RawSlice, Seeds
 class Prompt:
     """One prompt of a unit, rendered for a seed (or why it could not be)."""
 
-    stage: str  # generate, verify, enrich
-    step: str  # similar_question, verify, answer_enriched, context_enriched
+    stage: str  # generate, verify, judge, enrich
+    step: str  # similar_question, verify, judge, answer_enriched, context_enriched
     messages: tuple[Message, ...] = ()
     error: str | None = None
     note: str = ""
@@ -79,9 +79,17 @@ def render_prompts(plan: Plan, unit: Unit, seed: SeedRecord) -> list[Prompt]:
     as_item = item_dict(context.seed_item(seed))
     prompts: list[Prompt] = []
 
-    def add(stage: str, step: str, prompt: PlanPrompt, item: Any, n: int, note: str) -> None:
+    def add(
+        stage: str,
+        step: str,
+        prompt: PlanPrompt,
+        item: Any,
+        n: int,
+        note: str,
+        scores: dict[str, Any] | None = None,
+    ) -> None:
         try:
-            messages = render(plan, unit, prompt, seed=seed, item=item, n=n)
+            messages = render(plan, unit, prompt, seed=seed, item=item, n=n, scores=scores)
         except Exception as exc:  # the template's own failure, as a run would reject it
             prompts.append(Prompt(stage, step, error=f"{type(exc).__name__}: {exc}", note=note))
             return
@@ -101,6 +109,10 @@ def render_prompts(plan: Plan, unit: Unit, seed: SeedRecord) -> list[Prompt]:
         prompts.append(Prompt("verify", "verify", note=f"no vote for {fmt.type} items"))
     else:
         add("verify", "verify", verify.prompt, as_item, verify.k, stand_in)
+    judge = unit.judge
+    if judge.enabled and judge.prompt is not None:
+        scores = {"criteria": judge.criteria, "min": judge.min, "max": judge.max}
+        add("judge", "judge", judge.prompt, as_item, judge.k, stand_in, scores)
     for kind in ("answer_enriched", "context_enriched"):
         step = steps.get(kind)
         if step is None:

@@ -91,9 +91,13 @@ def funnel_table(units: Mapping[str, Mapping[str, Any]]) -> Table:
             mine = targets.setdefault(task, Counter())
             mine.update(kept=target["kept"], records=target["records"])
             mine["short"] += not target["reached"]
+    columns: tuple[tuple[str, str], ...] = FUNNEL
+    if any("judged" in counts for counts in per_task.values()):  # a judge ran somewhere
+        at = next(i for i, (key, _) in enumerate(FUNNEL) if key == "verified") + 1
+        columns = (*FUNNEL[:at], ("judged", "judged"), *FUNNEL[at:])
     table = Table(title="funnel per task", title_justify="left")
     table.add_column("task")
-    for _, label in FUNNEL:
+    for _, label in columns:
         table.add_column(label, justify="right")
     if targets:
         table.add_column("kept/target", justify="right")
@@ -112,12 +116,12 @@ def funnel_table(units: Mapping[str, Mapping[str, Any]]) -> Table:
         total.update(counts)
         total_target.update(targets.get(task, Counter()))
         table.add_row(
-            task, *(str(counts.get(key, 0)) for key, _ in FUNNEL), *target_cell(targets.get(task))
+            task, *(str(counts.get(key, 0)) for key, _ in columns), *target_cell(targets.get(task))
         )
     if len(per_task) > 1:
         table.add_row(
             "all",
-            *(str(total.get(key, 0)) for key, _ in FUNNEL),
+            *(str(total.get(key, 0)) for key, _ in columns),
             *target_cell(total_target if targets else None),
             style="bold",
         )

@@ -75,6 +75,7 @@ def render(
     seed: SeedRecord,
     item: dict[str, Any] | None,
     n: int,
+    scores: dict[str, Any] | None = None,
 ) -> tuple[Message, ...]:
     context = {
         "seed": record_dict(seed),
@@ -84,6 +85,8 @@ def render(
         "format": msgspec.structs.asdict(unit.format),
         "n": n,
     }
+    if scores is not None:  # the judge's score schema
+        context["scores"] = scores
     messages = []
     if prompt.system is not None:
         text = _compiled(plan.templates[prompt.system].text).render(context).strip()

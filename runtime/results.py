@@ -22,6 +22,7 @@ STAGES = (
     "decontaminated",  # items that reproduce no held-out evaluation item
     "verified",  # items verification kept: the vote agreed, the tests passed, or
     # (counted again as `unverified`, outside this chain) no vote or test could apply
+    "judged",  # verified items the judge kept (only where the unit's judge is on)
     "enriched",  # enriched items kept (answer_enriched + context_enriched)
     "written",  # records in the dataset, after dedup
 )
@@ -30,7 +31,8 @@ STAGES = (
 class Reject(msgspec.Struct, kw_only=True, omit_defaults=True):
     id: str
     unit: str
-    stage: str  # seeds, normalize, generate, parse, filter, decontaminate, verify, enrich, dedup
+    stage: str  # seeds, normalize, generate, parse, filter, decontaminate, verify, judge,
+    # enrich, dedup
     reason: str
     kind: str | None = None
     seed_id: str | None = None

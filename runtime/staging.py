@@ -4,7 +4,7 @@ A slice is a folder, `.work/units/<unit>/slice-000007/`, written under a tempora
 name and renamed, so it exists whole or not at all:
 
 - `records.parquet`: the items it kept, one column per record field (the verification
-  record as JSON), sorted by record ID, zstd-compressed;
+  and the judgement as JSON), sorted by record ID, zstd-compressed;
 - `rejects.parquet`: its rejects, by stage and ID, each as its final JSON line;
 - `seeds.parquet`: its seeds' IDs and the text dedup compares against them;
 - `meta.json`: the run key, where the slice lies in the source, its counts, tokens and
@@ -28,7 +28,7 @@ from typing import Any
 import msgspec
 import polars as pl
 
-from taskseed.contract.records import OutputRecord, Verification
+from taskseed.contract.records import Judgement, OutputRecord, Verification
 from taskseed.runtime.results import Reject
 
 WORK_DIR = ".work"
@@ -52,10 +52,13 @@ RECORD_SCHEMA: dict[str, Any] = {
     "rationale": pl.String,
     "tests": pl.List(pl.String),
     "verification": pl.String,
+    "judgement": pl.String,
     "unit_fingerprint": pl.String,
     "model": pl.String,
     "license": pl.String,
 }
+# Record fields staged as JSON text: their shapes vary (votes and scores by key).
+JSON_COLUMNS: dict[str, type] = {"verification": Verification, "judgement": Judgement}
 REJECT_SCHEMA: dict[str, Any] = {"stage": pl.String, "id": pl.String, "line": pl.Binary}
 SEED_SCHEMA: dict[str, Any] = {"id": pl.String, "text": pl.String}
 
@@ -211,18 +214,19 @@ def records_frame(records: Sequence[OutputRecord]) -> pl.DataFrame:
     for record in records:
         for name, values in columns.items():
             values.append(getattr(record, name))
-    encoded = [
-        None if v is None else msgspec.json.encode(v).decode() for v in columns["verification"]
-    ]
-    columns["verification"] = encoded
+    for name in JSON_COLUMNS:
+        columns[name] = [
+            None if v is None else msgspec.json.encode(v).decode() for v in columns[name]
+        ]
     return pl.DataFrame(columns, schema=RECORD_SCHEMA)
 
 
 def record_from_row(row: dict[str, Any]) -> OutputRecord:
     """A staged row back as the record it was (the same JSON when encoded)."""
-    verification = row["verification"]
-    if verification is not None:
-        row["verification"] = msgspec.json.decode(verification, type=Verification)
+    for name, kind in JSON_COLUMNS.items():
+        value = row.get(name)
+        if value is not None:
+            row[name] = msgspec.json.decode(value, type=kind)
     return OutputRecord(**row)
 
 

@@ -2,7 +2,8 @@
 
 The unit's seeds are read in slices of `slice_size` source rows (`stages/seeds.py`).
 Each slice is normalized as it is read, then every seed of it flows on its own through
-generate -> filter -> decontaminate -> verify -> enrich (-> filter -> decontaminate):
+generate -> filter -> decontaminate -> verify (-> judge) -> enrich (-> filter ->
+decontaminate):
 no stage waits for the slowest seed of its slice, and the next slice starts while the
 last one's slowest seeds finish (`slices_in_flight`), so the engine stays full from
 the first request to the last. When all of a slice's seeds are done, the slice is
@@ -41,6 +42,7 @@ from taskseed.runtime.stages.decontaminate import Decontaminate
 from taskseed.runtime.stages.enrich import Enrich
 from taskseed.runtime.stages.filter import Filter
 from taskseed.runtime.stages.generate import Generate
+from taskseed.runtime.stages.judge import Judge
 from taskseed.runtime.stages.normalize import Normalize
 from taskseed.runtime.stages.seeds import RawSlice, Seeds
 from taskseed.runtime.stages.verify import Verify
@@ -126,6 +128,7 @@ class _UnitRunner:
         self.filter = Filter(context)
         self.decontaminate = Decontaminate(context)
         self.verify = Verify(context)
+        self.judge = Judge(context) if self.unit.judge.enabled else None
         self.enrich = Enrich(context)
         self.steps = {step.kind: step for step in self.unit.steps}
         self.done: dict[int, SliceMeta] = {}  # committed slices, by index
@@ -249,8 +252,8 @@ class _UnitRunner:
         self.context.progress("slices", 1)
 
     async def seed_flow(self, seed: SeedRecord, current: Slice) -> list[OutputRecord]:
-        """One seed: similar questions -> filter -> decontaminate -> verify -> enrichments
-        -> filter -> decontaminate."""
+        """One seed: similar questions -> filter -> decontaminate -> verify (-> judge)
+        -> enrichments -> filter -> decontaminate."""
         funnel = current.funnel
         base: list[OutputRecord] = []
         similar = self.steps.get("similar_question")
@@ -260,6 +263,10 @@ class _UnitRunner:
             items = self.decontaminate.run(filtered, funnel, count="decontaminated")
             verified = await gather(self.verify.run(item, current) for item in items)
             base = [item for item in verified if item is not None]
+            if self.judge is not None:
+                judge = self.judge
+                judged = await gather(judge.run(item, current) for item in base)
+                base = [item for item in judged if item is not None]
         records = list(base)
         for kind in ("answer_enriched", "context_enriched"):
             step = self.steps.get(kind)

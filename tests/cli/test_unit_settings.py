@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 
 from taskseed.cli.unit_settings import unit_settings
 from taskseed.compiler.driver import compile_paths
@@ -33,8 +34,9 @@ def _leaves(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
-def test_every_field_of_the_unit_is_shown_under_a_stage() -> None:
-    plan = _plan("quality_filters")
+@pytest.mark.parametrize("case", ["quality_filters", "judge"])
+def test_every_field_of_the_unit_is_shown_under_a_stage(case: str) -> None:
+    plan = _plan(case)
     for unit in plan.units:
         shown = {
             p: v for settings in unit_settings(plan, unit).values() for p, v in settings.items()
@@ -96,3 +98,11 @@ def test_plan_show_unit_prints_them(tmp_path: Path) -> None:
     setting = next(line.split() for line in lines if "dedup.rows" in line)
     assert setting[0] == "dedup.rows" and int(setting[1]) >= 1
     assert "--max-tokens" in lines[-1]
+
+
+def test_the_judge_settings_are_under_the_judge() -> None:
+    plan = _plan("judge")
+    judged = unit_settings(plan, plan.unit("toy/judged"))["judge"]
+    assert judged["judge.k"] == 2 and judged["judge.criteria"] == ["correctness", "clarity"]
+    assert judged["judge.prompt.user"].endswith("(taskspecs/toy.yaml:37)")
+    assert unit_settings(plan, plan.unit("toy/unjudged"))["judge"]["judge.enabled"] is False

@@ -186,6 +186,6 @@ def test_catalog_defaults_restate_no_default() -> None:
 
 
 def test_every_request_kind_has_its_defaults() -> None:
-    assert set(REQUEST_KINDS) == {*DATA_KINDS, "verify"}
+    assert set(REQUEST_KINDS) == {*DATA_KINDS, "verify", "judge"}
     assert set(SAMPLING) == set(REQUEST_KINDS)
     assert set(PER_SEED) == set(DATA_KINDS)

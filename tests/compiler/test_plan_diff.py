@@ -71,6 +71,20 @@ def test_a_verify_setting_reruns_from_verification(catalog: Path) -> None:
     assert "rerun: 2 units run again (0 added, 2 changed)" in text
 
 
+def test_a_judge_setting_reruns_from_the_judge(catalog: Path) -> None:
+    judge = "\njudge:\n  enabled: true\n  prompt: 'Judge {{ item.question }}'\n"
+    edit(catalog / "taskspecs/_base.yaml", "dedup:", judge.lstrip("\n") + "dedup:")
+    diff = diff_after(
+        catalog, ("_base.yaml", "  enabled: true\n  prompt", "  k: 5\n  enabled: true\n  prompt")
+    )
+    change = diff.changed[0]
+    assert [(s.path, s.old, s.new) for s in change.settings] == [("judge.k", 3, 5)]
+    assert change.first_stage == "judge" and change.new_requests
+    diff = diff_after(catalog, ("_base.yaml", "Judge {{", "Rate {{"))
+    assert [t.path for t in diff.changed[0].templates] == ["judge.prompt.user"]
+    assert diff.changed[0].first_stage == "judge"
+
+
 def test_a_template_edit_shows_a_unified_diff(catalog: Path) -> None:
     diff = diff_after(catalog, ("_base.yaml", 'prompt: "Seed: {{', 'prompt: "New seed: {{'))
     change = diff.changed[0]

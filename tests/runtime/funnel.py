@@ -17,6 +17,8 @@ def read_jsonl(folder: Path) -> list[dict[str, Any]]:
 
 def check_funnel(out: Path) -> dict[str, Any]:
     manifest = json.loads((out / "manifest.json").read_text())
+    plan = json.loads((out / "plan.json").read_text())
+    judged_units = {u["id"] for u in plan["units"] if u.get("judge", {}).get("enabled")}
     records = read_jsonl(out / "data")
     rejects = read_jsonl(out / "rejects")
     ids = [r["id"] for r in records]
@@ -33,8 +35,15 @@ def check_funnel(out: Path) -> dict[str, Any]:
         assert counts["parsed"] == counts["filtered"] + similar["filter"], unit
         assert counts["filtered"] == counts["decontaminated"] + similar["decontaminate"], unit
         assert counts["decontaminated"] == counts["verified"] + similar["verify"], unit
+        # With a judge, the verified items it keeps are the unit's similar questions.
+        kept_similar = counts["verified"]
+        if unit in judged_units:
+            assert counts["verified"] == counts["judged"] + similar["judge"], unit
+            kept_similar = counts["judged"]
+        else:
+            assert "judged" not in counts and not by_stage["judge"], unit
         written = sum(1 for r in records if f"{r['task']}/{r['subtask']}" == unit)
         assert counts["written"] == written, unit
-        kept_before_dedup = counts["verified"] + counts["enriched"]
+        kept_before_dedup = kept_similar + counts["enriched"]
         assert kept_before_dedup == written + by_stage["dedup"], unit
     return manifest

@@ -53,6 +53,14 @@ def answer(request: ChatRequest, index: int) -> str:
             obj["context"] = "Passage about " + _words(prompt, 12, "ctx" + str(index))
         obj.update(choices=choices, answer=choices[index % count])
         return json.dumps(obj)
+    if set(props) == {"verdict", "scores"}:  # the judge: scores from the prompt's hash
+        score = props["scores"]["properties"]
+        digest = hashlib.sha256(f"{index}-{prompt}".encode()).digest()
+        scores = {
+            name: rule["minimum"] + digest[i] % (rule["maximum"] - rule["minimum"] + 1)
+            for i, (name, rule) in enumerate(score.items())
+        }
+        return json.dumps({"verdict": "Scored " + _words(prompt, 3, str(index)), "scores": scores})
     if set(props) == {"answer"}:  # verification: the enum's option the question implies
         enum = props["answer"].get("enum")
         if enum:

@@ -5,6 +5,7 @@ fixture, or up to three for each subtask that reads it, so that every subtask's
 
 from __future__ import annotations
 
+import shutil
 from collections import defaultdict
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,7 @@ from taskseed.contract.plan import Plan, Unit
 from taskseed.contract.splits import is_training_name, split_name
 from taskseed.runtime.answers import parse_number
 from taskseed.runtime.filters import reject_reasons
+from taskseed.runtime.prompts import render
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -227,3 +229,42 @@ def test_declared_languages_agree_with_the_fixture_rows(unit: Unit) -> None:
     assert guess is None or guess.code == declared or guess.code in relatives(declared), (
         f"{unit.origin} declares `{declared}` but its fixture rows read as `{guess.code}`"
     )
+
+
+def test_the_judge_is_off_in_the_catalog() -> None:
+    assert not any(unit.judge.enabled for unit in units())
+
+
+def test_a_catalog_spec_that_turns_the_judge_on_gets_the_shared_rubric(tmp_path: Path) -> None:
+    """`judge: {enabled: true}` in a catalog spec: the shared template and system text
+    from `_defaults.yaml`, the rubric's defaults, and a prompt that renders for a
+    fixture row with every criterion and the score range in it."""
+    root = tmp_path / "taskspecs"
+    root.mkdir()
+    for name in ("_defaults.yaml", "_multiple_choice.yaml"):
+        shutil.copy(REPO / "taskspecs" / name, root / name)
+    shutil.copytree(REPO / "taskspecs/_templates", root / "_templates")
+    shutil.copytree(REPO / "taskspecs/knowledge/fixtures", root / "knowledge/fixtures")
+    spec = (REPO / "taskspecs/knowledge/sciq.yaml").read_text()
+    (root / "knowledge/sciq.yaml").write_text(spec + "\njudge: {enabled: true}\n")
+    result = compile_paths([root / "knowledge/sciq.yaml"], root=tmp_path)
+    assert result.plan is not None, [f"{d.code} {d.message}" for d in result.diagnostics]
+    plan = result.plan
+    unit = plan.units[0]
+    judge = unit.judge
+    assert judge.enabled and judge.k == 3 and judge.threshold == 3.0
+    assert (judge.min, judge.max) == (1, 5)
+    assert judge.criteria == ["correctness", "clarity", "self_contained"]
+    assert judge.prompt is not None and judge.prompt.system is not None
+    assert plan.templates[judge.prompt.user].origin == "taskspecs/_templates/judge/default.j2"
+    assert unit.seeds.fixture is not None
+    row = plan.fixtures[unit.seeds.fixture].rows[0]
+    seed = normalize(row, unit.mapping, unit.format, unit.task, unit.subtask)
+    scores = {"criteria": judge.criteria, "min": judge.min, "max": judge.max}
+    item = msgspec.structs.asdict(seed)
+    system, user = render(plan, unit, judge.prompt, seed=seed, item=item, n=3, scores=scores)
+    assert system.role == "system" and "JSON" in system.content
+    assert seed.question in user.content and f"Answer: {seed.answer}" in user.content
+    assert "from 1 (worst) to 5 (best)" in user.content
+    for criterion in judge.criteria:
+        assert f"- {criterion}: " in user.content
