@@ -200,8 +200,11 @@ def validate_unit(
         return None
     try:
         spec = msgspec.convert(to_plain(tree), TaskSpec)
-    except msgspec.ValidationError:
-        return None  # the walker reported the cause (an invalid value was removed)
+    except msgspec.ValidationError as exc:
+        # The walker checks what the spec's types say, so this is a constraint it does
+        # not know (a length limit, say): report it at the unit, never drop it silently.
+        diagnostics.add("TS203", f"invalid value: {exc}", unit.origin, notes=notes)
+        return None
     UnitRules(diagnostics, tree, notes, resolved.subtasks[unit.task]).check(spec)
     return CheckedUnit(unit, spec, tree, scope)
 
