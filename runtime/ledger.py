@@ -106,6 +106,10 @@ class Ledger:
         self.read_also = list(read_also or [])
         self.keep_requests = keep_requests
         self._local = threading.local()
+        # Every connection any thread opened, so that close() closes them all and the
+        # WAL files go away with the last one (a thread's own are not reachable else).
+        self._opened: list[sqlite3.Connection] = []
+        self._opened_lock = threading.Lock()
         conn = self._conn()
         conn.executescript(SCHEMA)
         conn.execute(f"PRAGMA user_version = {LAYOUT}")
@@ -113,10 +117,19 @@ class Ledger:
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            conn = self._open(self.path, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
+        return conn
+
+    def _open(self, target: str | Path, **kwargs: Any) -> sqlite3.Connection:
+        # Used by one thread at a time; closed by close(), which may run on another.
+        conn: sqlite3.Connection = sqlite3.connect(
+            target, timeout=60, check_same_thread=False, **kwargs
+        )
+        with self._opened_lock:
+            self._opened.append(conn)
         return conn
 
     def _sources(self) -> list[_Source]:
@@ -125,7 +138,7 @@ class Ledger:
             sources = [_Source(self._conn())]
             for path in self.read_also:
                 try:
-                    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+                    conn = self._open(f"file:{path}?mode=ro", uri=True)
                     source = _Source(conn)
                 except sqlite3.Error:
                     continue  # not a ledger (yet): nothing to replay from it
@@ -194,14 +207,22 @@ class Ledger:
         }
 
     def close(self) -> None:
-        for source in getattr(self._local, "sources", None) or []:
-            if source.conn is not getattr(self._local, "conn", None):
-                source.conn.close()
-        self._local.sources = None
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close every connection of every thread; call it once no call is running."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
             conn.close()
-            self._local.conn = None
+        self._local = threading.local()
+        # Leave the file in rollback-journal mode: a later read-only reader (the report)
+        # then needs no -wal or -shm file beside it; the next run turns WAL back on.
+        try:
+            conn = sqlite3.connect(self.path, timeout=60)
+            try:
+                conn.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            pass  # another process still has it open: it stays in WAL mode
 
 
 @dataclass

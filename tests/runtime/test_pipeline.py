@@ -52,6 +52,8 @@ def test_full_run_writes_verified_enriched_records(tmp_path: Path) -> None:
             assert record["parent_id"] in {r["id"] for r in records}
     assert manifest["counts"]["written"] == len(records) > 0
     assert (tmp_path / "out/plan.json").is_file() and (tmp_path / "out/ledger.sqlite").is_file()
+    # every ledger connection is closed: SQLite removes its WAL files with the last one
+    assert sorted(p.name for p in (tmp_path / "out").glob("ledger.sqlite*")) == ["ledger.sqlite"]
     # engine use per stage adds up to the requests and tokens of the whole run
     stages = manifest["stages"]
     assert set(stages) == {"generate", "verify", "enrich"}
