@@ -84,23 +84,12 @@ def register(sub: Any) -> None:
 
 
 def preview_command(args: argparse.Namespace) -> int:
-    from taskseed.cli.commands import allowed_paths
-    from taskseed.cli.run_cmd import allow_hooks, load_plan
+    from taskseed.cli.run_cmd import at_least_one, selected_units
     from taskseed.runtime.options import RunOptions
     from taskseed.runtime.preview import first_seeds, render_prompts, seed_dict
-    from taskseed.runtime.run import SelectionError, select_units
 
-    for name in ("seeds", "max_tokens"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
-    plan = load_plan(args.inputs, args.trust_hooks, allowed_paths(args))
-    patterns = [p.strip() for p in args.tasks.split(",") if p.strip()]
-    try:
-        units = select_units(plan, patterns)
-    except SelectionError as exc:
-        raise UserError(str(exc)) from None
-    allow_hooks(units, args)
+    at_least_one(args, ("seeds", "max_tokens"))
+    plan, units = selected_units(args)
     options = RunOptions(
         use_fixtures=args.fixtures,
         limit_seeds=args.seeds,

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -275,7 +276,7 @@ def run_command(args: argparse.Namespace) -> int:
     from taskseed.runtime.options import RunOptions
     from taskseed.runtime.output_dir import OutputFolderError
     from taskseed.runtime.progress import StageProgress, funnel_table
-    from taskseed.runtime.run import RunConfig, SelectionError, run_plan, select_units
+    from taskseed.runtime.run import RunConfig, run_plan
 
     positive = (
         "limit_seeds",
@@ -287,19 +288,8 @@ def run_command(args: argparse.Namespace) -> int:
         "slice_size",
         "dedup_memory",
     )
-    for name in (*positive, "tensor_parallel_size", "max_num_tokens", "max_seq_len"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
-    from taskseed.cli.commands import allowed_paths
-
-    plan = load_plan(args.inputs, args.trust_hooks, allowed_paths(args))
-    patterns = [p.strip() for p in args.tasks.split(",") if p.strip()]
-    try:
-        units = select_units(plan, patterns)
-    except SelectionError as exc:
-        raise UserError(str(exc)) from None
-    allow_hooks(units, args)
+    at_least_one(args, (*positive, "tensor_parallel_size", "max_num_tokens", "max_seq_len"))
+    plan, units = selected_units(args)
     options = RunOptions(
         use_fixtures=args.fixtures,
         limit_seeds=args.limit_seeds,
@@ -355,6 +345,29 @@ def run_command(args: argparse.Namespace) -> int:
         f"{rejected} rejects under {args.out}/rejects/, manifest {args.out}/manifest.json"
     )
     return EXIT_OK
+
+
+def at_least_one(args: argparse.Namespace, names: Sequence[str]) -> None:
+    """Refuse a count option given as 0 or less."""
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+
+
+def selected_units(args: argparse.Namespace) -> tuple[Any, list[Any]]:
+    """The plan of `args.inputs` and the units `--tasks` selects, hooks allowed or not."""
+    from taskseed.cli.commands import allowed_paths
+    from taskseed.runtime.run import SelectionError, select_units
+
+    plan = load_plan(args.inputs, args.trust_hooks, allowed_paths(args))
+    patterns = [p.strip() for p in args.tasks.split(",") if p.strip()]
+    try:
+        units = select_units(plan, patterns)
+    except SelectionError as exc:
+        raise UserError(str(exc)) from None
+    allow_hooks(units, args)
+    return plan, units
 
 
 def allow_hooks(units: Any, args: argparse.Namespace) -> None:
