@@ -11,7 +11,6 @@ prompts only.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import tempfile
@@ -144,14 +143,10 @@ def run_preview(
     """The seeds through the real runtime in a temporary folder; what it made of them."""
     from rich.console import Console
 
-    from taskseed.cli.run_cmd import open_engine
-    from taskseed.runtime.engines.base import EngineError
-    from taskseed.runtime.errors import SeedError
+    from taskseed.cli.run_cmd import open_engine, run_here
     from taskseed.runtime.options import DEDUP_MEMORY_MB
-    from taskseed.runtime.output_dir import OutputFolderError
     from taskseed.runtime.preview import estimate, full_size, seed_dict, verdicts
-    from taskseed.runtime.progress import StageProgress
-    from taskseed.runtime.run import RunConfig, run_plan
+    from taskseed.runtime.run import RunConfig
 
     engine = open_engine(args)
     console = Console(stderr=True)
@@ -169,18 +164,7 @@ def run_preview(
             concurrency=max(engine.max_concurrency * 2, 2),
             dedup_memory_mb=DEDUP_MEMORY_MB,
         )
-
-        async def main() -> dict[str, Any]:
-            try:
-                with StageProgress(console, enabled=show, units=len(units)) as progress:
-                    return await run_plan(plan, units, engine, config, progress)
-            finally:
-                await engine.close()
-
-        try:
-            manifest = asyncio.run(main())
-        except (SeedError, EngineError, OutputFolderError) as exc:
-            raise UserError(str(exc)) from None
+        manifest = run_here(plan, units, engine, config, console, show)
         by_seed, unseeded = verdicts(out)
     sizes = {u.id: full_size(plan, u, options) for u in units}
     return {

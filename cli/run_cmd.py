@@ -271,12 +271,9 @@ def open_engine(args: argparse.Namespace) -> Any:
 def run_command(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from taskseed.runtime.engines.base import EngineError
-    from taskseed.runtime.errors import SeedError
     from taskseed.runtime.options import RunOptions
-    from taskseed.runtime.output_dir import OutputFolderError
-    from taskseed.runtime.progress import StageProgress, funnel_table
-    from taskseed.runtime.run import RunConfig, run_plan
+    from taskseed.runtime.progress import funnel_table
+    from taskseed.runtime.run import RunConfig
 
     positive = (
         "limit_seeds",
@@ -324,17 +321,7 @@ def run_command(args: argparse.Namespace) -> int:
             soft_wrap=True,
         )
 
-        async def main() -> dict[str, Any]:
-            try:
-                with StageProgress(console, enabled=show, units=len(units)) as progress:
-                    return await run_plan(plan, units, engine, config, progress)
-            finally:
-                await engine.close()
-
-        try:
-            manifest = asyncio.run(main())
-        except (SeedError, EngineError, OutputFolderError) as exc:
-            raise UserError(str(exc)) from None
+        manifest = run_here(plan, units, engine, config, console, show)
     out_console = Console() if sys.stdout.isatty() else Console(width=160)
     out_console.print(funnel_table(manifest["units"]))
     files = manifest["files"]
@@ -345,6 +332,30 @@ def run_command(args: argparse.Namespace) -> int:
         f"{rejected} rejects under {args.out}/rejects/, manifest {args.out}/manifest.json"
     )
     return EXIT_OK
+
+
+def run_here(
+    plan: Any, units: list[Any], engine: Any, config: Any, console: Any, show: bool
+) -> dict[str, Any]:
+    """Run `units` on `engine` in this process, with progress bars when `show`; a seed,
+    engine or output folder problem is a one-line error."""
+    from taskseed.runtime.engines.base import EngineError
+    from taskseed.runtime.errors import SeedError
+    from taskseed.runtime.output_dir import OutputFolderError
+    from taskseed.runtime.progress import StageProgress
+    from taskseed.runtime.run import run_plan
+
+    async def main() -> dict[str, Any]:
+        try:
+            with StageProgress(console, enabled=show, units=len(units)) as progress:
+                return await run_plan(plan, units, engine, config, progress)
+        finally:
+            await engine.close()
+
+    try:
+        return asyncio.run(main())
+    except (SeedError, EngineError, OutputFolderError) as exc:
+        raise UserError(str(exc)) from None
 
 
 def at_least_one(args: argparse.Namespace, names: Sequence[str]) -> None:
