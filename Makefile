@@ -28,8 +28,8 @@ setup: $(STAMP)
 # The main job: a real generation run on the embedded model (SmolLM2-135M-Instruct,
 # llama.cpp on the CPU) over one subtask of each starter task, seeded from the tasks'
 # fixture rows; writes out/ (dataset, rejects, manifest) and prints the funnel.
-RUN_TASKS := arc/easy,commonsense_qa,gsm8k,kmmlu/Computer-Science,mbpp,sciq,squad,xnli/en,\
-             social_iqa,triviaqa,winogrande/m,winogrande/xs
+RUN_TASKS := arc/easy,commonsense_qa,gsm8k,kmmlu/Computer-Science,mbpp,sciq,squad,xnli/en
+RUN_TASKS := $(RUN_TASKS),social_iqa,triviaqa,winogrande/m,winogrande/xs
 RUN_SEEDS := 3
 
 run: setup
