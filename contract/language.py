@@ -251,17 +251,17 @@ def _identifier() -> Any:
     decompressing it takes most of a second; the arrays are kept uncompressed in the
     user's cache folder (`$XDG_CACHE_HOME/taskseed`, about 70 MB) after the first load,
     so that compiling a catalog does not pay for it each time."""
-    from py3langid.langid import (  # type: ignore[import-untyped]
-        MODEL_DIR,
-        MODEL_FILE,
-        LanguageIdentifier,
-    )
+    from py3langid import langid  # type: ignore[import-untyped]
 
-    source = MODEL_DIR / MODEL_FILE
+    if not hasattr(langid, "MODEL_DIR"):
+        # py3langid 0.2 (what pip picks where numpy stays below 2, as the [trtllm] extra
+        # needs; 0.3 and later require numpy 2): the same `rank`, a pickled model.
+        return langid.LanguageIdentifier.from_pickled_model(langid.MODEL_FILE, norm_probs=True)
+    source = langid.MODEL_DIR / langid.MODEL_FILE
     arrays = _cached_model(source)
     if arrays is None:
-        return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    return LanguageIdentifier(
+        return langid.LanguageIdentifier.from_model_file(langid.MODEL_FILE, norm_probs=True)
+    return langid.LanguageIdentifier(
         arrays["ptc"],
         arrays["pc"],
         arrays["classes"].tolist(),
