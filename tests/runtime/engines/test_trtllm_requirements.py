@@ -104,3 +104,17 @@ def test_the_extra_holds_back_what_needs_numpy_2(name: str) -> None:
     for req in caps:
         assert not req.specifier.contains(first), f"`{req}` admits {name} {first}"
         assert req.marker is None or req.marker.evaluate({"python_version": "3.12"})
+
+
+@pytest.mark.parametrize("name", sorted(contract.NUMPY_OF_RELEASE))
+def test_a_dependency_has_a_release_for_the_extras_numpy(name: str) -> None:
+    """pip resolves the extra only if the dependency has an allowed release that takes
+    the numpy tensorrt-llm 1.0 holds us to (numpy 2 only would make it impossible)."""
+    numpy = contract.WITNESSES["numpy"]
+    [ours] = declared("3.12")[name]
+    fits = [
+        release
+        for release, needs in contract.NUMPY_OF_RELEASE[name].items()
+        if ours.specifier.contains(release) and SpecifierSet(needs).contains(numpy)
+    ]
+    assert fits, f"no release of {name} allowed by `{ours}` takes numpy {numpy}"

@@ -383,3 +383,9 @@ WITNESSES: dict[str, str] = {
 # the first such release: under numpy<2 the extra must hold them below it. pyarrow 26
 # "can't be used with Numpy 1.x" (apache/arrow#50769); datasets needs pyarrow.
 NUMPY2_ONLY_FROM: dict[str, str] = {"pyarrow": "26"}
+# Packages taskseed installs whose newer releases declare numpy 2: each release and its
+# numpy requirement, from the published metadata ("" when it has none). The extra
+# resolves only if taskseed allows a release that takes numpy 1.26.
+NUMPY_OF_RELEASE: dict[str, dict[str, str]] = {
+    "py3langid": {"0.2.2": "", "0.3.0": ">=2.0.0", "0.4.0": ">=2.0.0"},
+}
