@@ -62,6 +62,10 @@ test: setup browser
 # polars, math-verify, llama-cpp-python and taskseed's own code must work with it. pyarrow
 # is held below 26 as the extra holds it (26 needs numpy 2).
 NUMPY1       := numpy==1.26.4 pyarrow<26
+# py3langid 0.3+ declares numpy 2, so under numpy<2 pip takes 0.2.2, an older model. The
+# language filter loads 0.4's model arrays itself, which works with numpy 1.26, so the
+# environments that hold numpy below 2 install it without its requirements.
+LANGID_NUMPY1 := py3langid==0.4.0
 NUMPY1_VENV  := .venv-numpy1
 NUMPY1_STAMP := $(NUMPY1_VENV)/.installed
 
@@ -69,6 +73,7 @@ $(NUMPY1_STAMP): pyproject.toml
 	test -x $(NUMPY1_VENV)/bin/python || $(PYTHON) -m venv $(NUMPY1_VENV)
 	$(NUMPY1_VENV)/bin/python -m pip --disable-pip-version-check install -q -e '.[dev]' $(NUMPY1:%='%')
 	$(NUMPY1_VENV)/bin/python -m pip --disable-pip-version-check install -q --no-deps '$(LM_EVAL)'
+	$(NUMPY1_VENV)/bin/python -m pip --disable-pip-version-check install -q --no-deps '$(LANGID_NUMPY1)'
 	touch $(NUMPY1_STAMP)
 
 test-numpy1: $(NUMPY1_STAMP)
@@ -84,6 +89,7 @@ TRTLLM_STAMP    := $(VENV)/.trtllm-installed
 
 $(TRTLLM_STAMP): $(STAMP)
 	$(PIP) install -q -e '.[trtllm]'
+	$(PIP) install -q --no-deps '$(LANGID_NUMPY1)'
 	touch $(TRTLLM_STAMP)
 
 gpu-check: $(TRTLLM_STAMP)
