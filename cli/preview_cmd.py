@@ -24,7 +24,7 @@ PREVIEW_SEEDS = 5  # seeds per subtask a preview takes unless --seeds says other
 
 def register(sub: Any) -> None:
     from taskseed.cli.main import allow_option
-    from taskseed.cli.run_cmd import add_engine_arguments
+    from taskseed.cli.run_cmd import add_engine_arguments, add_seed_arguments
 
     p = sub.add_parser(
         "preview",
@@ -53,23 +53,7 @@ def register(sub: Any) -> None:
         action="store_true",
         help="render the prompts only (no engine is started)",
     )
-    p.add_argument(
-        "--fixtures",
-        action="store_true",
-        help="seed from the tasks' offline fixture rows instead of their datasets",
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed for reproducible sampling")
-    p.add_argument(
-        "--max-tokens", type=int, metavar="N", help="cap every request's max_tokens (quick runs)"
-    )
-    p.add_argument(
-        "--root", default=".", help="local seed and hook files are relative to this folder"
-    )
-    p.add_argument(
-        "--trust-hooks",
-        action="store_true",
-        help="run the Python hooks the plan's units name (see `taskseed run --help`)",
-    )
+    add_seed_arguments(p)
     p.add_argument(
         "--format",
         choices=("text", "json"),

@@ -57,24 +57,7 @@ def register(sub: Any) -> None:
         help="per subtask, draw seeds until N records are kept (before dedup) or the seeds "
         "run out; slices are then at most N seeds unless --slice-size says otherwise",
     )
-    run.add_argument("--seed", type=int, default=0, help="seed for reproducible sampling")
-    run.add_argument(
-        "--fixtures",
-        action="store_true",
-        help="seed from the tasks' offline fixture rows instead of their datasets",
-    )
-    run.add_argument(
-        "--max-tokens", type=int, metavar="N", help="cap every request's max_tokens (quick runs)"
-    )
-    run.add_argument(
-        "--root", default=".", help="local seed and hook files are relative to this folder"
-    )
-    run.add_argument(
-        "--trust-hooks",
-        action="store_true",
-        help="run the Python hooks the plan's units name (Python code from the specs, "
-        "run with your permissions); without it a plan with hooks is refused",
-    )
+    add_seed_arguments(run)
     allow_option(run)
 
     scale = p.add_argument_group("scale")
@@ -356,6 +339,29 @@ def run_here(
         return asyncio.run(main())
     except (SeedError, EngineError, OutputFolderError) as exc:
         raise UserError(str(exc)) from None
+
+
+def add_seed_arguments(group: Any) -> None:
+    """The options `run` and `preview` share for where seeds come from and how requests
+    are seeded and capped; `group` is a parser or an argument group."""
+    group.add_argument("--seed", type=int, default=0, help="seed for reproducible sampling")
+    group.add_argument(
+        "--fixtures",
+        action="store_true",
+        help="seed from the tasks' offline fixture rows instead of their datasets",
+    )
+    group.add_argument(
+        "--max-tokens", type=int, metavar="N", help="cap every request's max_tokens (quick runs)"
+    )
+    group.add_argument(
+        "--root", default=".", help="local seed and hook files are relative to this folder"
+    )
+    group.add_argument(
+        "--trust-hooks",
+        action="store_true",
+        help="run the Python hooks the plan's units name (Python code from the specs, "
+        "run with your permissions); without it a plan with hooks is refused",
+    )
 
 
 def at_least_one(args: argparse.Namespace, names: Sequence[str]) -> None:
